@@ -1,0 +1,125 @@
+//! The `dir:PATH` provider: "publishes" into a local folder, for trying cubeship without a
+//! cloud account. Its URLs are `file://` and verification reads the file back.
+
+use std::path::{Path, PathBuf};
+
+use async_trait::async_trait;
+use sha2::{Digest, Sha256};
+use tokio::io::AsyncReadExt;
+use url::Url;
+
+use crate::{Error, ErrorKind, ObjectKey, Provider, RemoteObject, Result, UploadRequest, Uploaded};
+
+pub struct DirProvider {
+    root: PathBuf,
+}
+
+impl DirProvider {
+    /// `root` is created at preflight if missing; it is made absolute so URLs are valid.
+    pub fn new(root: impl Into<PathBuf>) -> Result<Self> {
+        let root = root.into();
+        let root = if root.is_absolute() {
+            root
+        } else {
+            std::env::current_dir()?.join(root)
+        };
+        Ok(DirProvider { root })
+    }
+
+    fn path_of(&self, key: &ObjectKey) -> PathBuf {
+        key.as_str()
+            .split('/')
+            .fold(self.root.clone(), |p, s| p.join(s))
+    }
+}
+
+async fn sha256_of(path: &Path) -> Result<String> {
+    let mut file = tokio::fs::File::open(path).await?;
+    let mut hasher = Sha256::new();
+    let mut buffer = vec![0u8; 1 << 20];
+    loop {
+        let n = file.read(&mut buffer).await?;
+        if n == 0 {
+            break;
+        }
+        hasher.update(&buffer[..n]);
+    }
+    Ok(hex::encode(hasher.finalize()))
+}
+
+#[async_trait]
+impl Provider for DirProvider {
+    fn kind(&self) -> &'static str {
+        "dir"
+    }
+
+    fn describe(&self) -> String {
+        format!("dir:{}", self.root.display())
+    }
+
+    async fn preflight(&self) -> Result<()> {
+        tokio::fs::create_dir_all(&self.root).await.map_err(|e| {
+            Error::from(e).context(format!("cannot create folder {}", self.root.display()))
+        })?;
+        let probe = self
+            .root
+            .join(format!(".cubeship-probe-{}", std::process::id()));
+        tokio::fs::write(&probe, b"").await.map_err(|e| {
+            Error::from(e).context(format!("cannot write into {}", self.root.display()))
+        })?;
+        let _ = tokio::fs::remove_file(&probe).await;
+        Ok(())
+    }
+
+    async fn head(&self, key: &ObjectKey) -> Result<Option<RemoteObject>> {
+        let path = self.path_of(key);
+        match tokio::fs::metadata(&path).await {
+            Ok(meta) if meta.is_file() => Ok(Some(RemoteObject {
+                size: meta.len(),
+                sha256: Some(sha256_of(&path).await?),
+                url: None,
+                id: None,
+            })),
+            Ok(_) => Err(Error::new(
+                ErrorKind::AlreadyExists,
+                format!("{} exists and is not a file", path.display()),
+            )),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+            Err(e) => Err(Error::from(e).context(path.display())),
+        }
+    }
+
+    async fn upload(&self, request: &UploadRequest<'_>) -> Result<Uploaded> {
+        let target = self.path_of(request.key);
+        let parent = target.parent().unwrap_or(&self.root).to_path_buf();
+        tokio::fs::create_dir_all(&parent).await?;
+        // Copy to a temporary name and rename, so a reader never sees half a file.
+        let partial = parent.join(format!(
+            ".{}.partial-{}",
+            request.key.file_name(),
+            std::process::id()
+        ));
+        let copied = tokio::fs::copy(&request.asset.path, &partial).await;
+        let copied = match copied {
+            Ok(n) => n,
+            Err(e) => {
+                let _ = tokio::fs::remove_file(&partial).await;
+                return Err(Error::from(e).context(format!("copying to {}", target.display())));
+            }
+        };
+        request.progress.advance(copied);
+        tokio::fs::rename(&partial, &target).await?;
+        Ok(Uploaded {
+            url: self.public_url(request.key)?,
+        })
+    }
+
+    fn public_url(&self, key: &ObjectKey) -> Result<Url> {
+        Url::from_file_path(self.path_of(key)).map_err(|()| {
+            Error::new(
+                ErrorKind::InvalidInput,
+                format!("{} is not a valid file URL path", self.root.display()),
+            )
+        })
+    }
+}

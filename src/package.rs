@@ -1,0 +1,364 @@
+//! `cubeship package`: turns a checked MLCube into the deploy folder MedPerf's hosting guide
+//! describes (manifest, parameters, additional_files.tar.gz, image.tar.gz, manifest.json),
+//! atomically: a failed run leaves no partial deploy folder behind.
+
+use std::fs::File;
+use std::io::BufWriter;
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+use crate::archive::{self, ArchiveOptions};
+use crate::error::InputError;
+use crate::hashing::{self, Digests};
+use crate::mlcube::{Layout, MlCube, PARAMETERS_FILE};
+
+pub const MANIFEST_JSON: &str = "manifest.json";
+pub const ADDITIONAL_FILES_ARCHIVE: &str = "additional_files.tar.gz";
+pub const IMAGE_ARCHIVE: &str = "image.tar.gz";
+pub const SCHEMA_VERSION: u32 = 1;
+
+/// What a component is to MedPerf.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Role {
+    Mlcube,
+    Parameters,
+    AdditionalFiles,
+    Image,
+}
+
+impl Role {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Role::Mlcube => "mlcube",
+            Role::Parameters => "parameters",
+            Role::AdditionalFiles => "additional_files",
+            Role::Image => "image",
+        }
+    }
+}
+
+/// One packaged file of the deploy folder.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
+pub struct Component {
+    pub role: Role,
+    pub file: String,
+    pub size: u64,
+    pub sha256: String,
+    pub sha1: String,
+    /// Used by Google Cloud Storage uploads; kept out of the printed manifest's required fields.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub crc32c: Option<u32>,
+}
+
+impl Component {
+    fn new(role: Role, file: &str, digests: Digests) -> Self {
+        Component {
+            role,
+            file: file.to_string(),
+            size: digests.size,
+            sha256: digests.sha256,
+            sha1: digests.sha1,
+            crc32c: Some(digests.crc32c),
+        }
+    }
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
+pub struct CubeInfo {
+    pub path: String,
+    pub layout: Layout,
+    pub name: String,
+}
+
+/// `deploy/manifest.json`.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
+pub struct Manifest {
+    pub schema_version: u32,
+    pub mlcube: CubeInfo,
+    pub components: Vec<Component>,
+}
+
+impl Manifest {
+    /// Reads a deploy folder's manifest.json (for `cubeship publish`).
+    pub fn load(deploy_dir: &Path) -> Result<Self, InputError> {
+        let path = deploy_dir.join(MANIFEST_JSON);
+        let text = std::fs::read_to_string(&path).map_err(|e| {
+            InputError::new(format!("cannot read {}: {e}", path.display()))
+                .hint("give a folder written by `cubeship package` (it holds manifest.json)")
+        })?;
+        let manifest: Manifest = serde_json::from_str(&text).map_err(|e| {
+            InputError::new(format!(
+                "{} is not a cubeship manifest: {e}",
+                path.display()
+            ))
+            .hint("package the MLCube again with `cubeship package`")
+        })?;
+        if manifest.schema_version != SCHEMA_VERSION {
+            return Err(InputError::new(format!(
+                "{} has schema_version {}, this cubeship reads {SCHEMA_VERSION}",
+                path.display(),
+                manifest.schema_version
+            ))
+            .hint("package the MLCube again with this version of cubeship"));
+        }
+        for component in &manifest.components {
+            let file = deploy_dir.join(&component.file);
+            let size = std::fs::metadata(&file).map(|m| m.len()).map_err(|e| {
+                InputError::new(format!(
+                    "{} is listed in {} but cannot be read: {e}",
+                    file.display(),
+                    path.display()
+                ))
+                .hint("package the MLCube again")
+            })?;
+            if size != component.size {
+                return Err(InputError::new(format!(
+                    "{} has {size} bytes but {} says {}",
+                    file.display(),
+                    path.display(),
+                    component.size
+                ))
+                .hint("the deploy folder changed after packaging: package the MLCube again"));
+            }
+        }
+        Ok(manifest)
+    }
+}
+
+#[derive(Clone, Debug, Default)]
+pub struct PackageOptions {
+    /// Where the deploy folder goes; default `<mlcube>/deploy`.
+    pub deploy_dir: Option<PathBuf>,
+    /// Also write one tarball of the deploy folder here.
+    pub output: Option<PathBuf>,
+    pub archive: Option<ArchiveOptions>,
+}
+
+/// The result of packaging.
+pub struct Packaged {
+    pub deploy_dir: PathBuf,
+    pub manifest: Manifest,
+}
+
+/// Packages `cube` into its deploy folder. All checks run and all files are written into a
+/// staging folder next to the target first; the target is replaced only when everything worked.
+pub fn package(cube: &MlCube, options: &PackageOptions) -> Result<Packaged, InputError> {
+    let deploy_dir = options
+        .deploy_dir
+        .clone()
+        .unwrap_or_else(|| cube.root.join("deploy"));
+    let archive_options = options.archive.unwrap_or_default();
+
+    // Walk and check both archive sources before writing a byte.
+    let additional = match &cube.additional_files_dir {
+        Some(dir) => Some(archive::collect_entries(dir)?),
+        None => None,
+    };
+    let image = match &cube.image_dir {
+        Some(dir) => Some(archive::collect_entries(dir)?),
+        None => None,
+    };
+    if let Some(output) = &options.output {
+        check_output_path(output, &deploy_dir)?;
+    }
+
+    let staging = Staging::create(&deploy_dir)?;
+    let mut components = Vec::new();
+    components.push(Component::new(
+        Role::Mlcube,
+        cube.layout.manifest_file(),
+        copy_into(
+            &cube.manifest_path,
+            &staging.path.join(cube.layout.manifest_file()),
+        )?,
+    ));
+    if let Some(parameters) = &cube.parameters_path {
+        components.push(Component::new(
+            Role::Parameters,
+            PARAMETERS_FILE,
+            copy_into(parameters, &staging.path.join(PARAMETERS_FILE))?,
+        ));
+    }
+    if let Some(entries) = &additional {
+        let digests = archive::write_tar_gz(
+            entries,
+            &staging.path.join(ADDITIONAL_FILES_ARCHIVE),
+            archive_options,
+        )?;
+        components.push(Component::new(
+            Role::AdditionalFiles,
+            ADDITIONAL_FILES_ARCHIVE,
+            digests,
+        ));
+    }
+    if let Some(entries) = &image {
+        let digests =
+            archive::write_tar_gz(entries, &staging.path.join(IMAGE_ARCHIVE), archive_options)?;
+        components.push(Component::new(Role::Image, IMAGE_ARCHIVE, digests));
+    }
+    let manifest = Manifest {
+        schema_version: SCHEMA_VERSION,
+        mlcube: CubeInfo {
+            path: cube.root.display().to_string(),
+            layout: cube.layout,
+            name: cube.name.clone(),
+        },
+        components,
+    };
+    write_json(&staging.path.join(MANIFEST_JSON), &manifest)?;
+
+    if let Some(output) = &options.output {
+        let entries = archive::collect_entries(&staging.path)?;
+        let partial = partial_name(output);
+        archive::write_tar_gz(&entries, &partial, archive_options)?;
+        std::fs::rename(&partial, output).map_err(|e| {
+            let _ = std::fs::remove_file(&partial);
+            InputError::new(format!("cannot write {}: {e}", output.display()))
+                .hint("check that the folder of --output exists and is writable")
+        })?;
+    }
+    staging.commit()?;
+    Ok(Packaged {
+        deploy_dir,
+        manifest,
+    })
+}
+
+fn partial_name(path: &Path) -> PathBuf {
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    path.with_file_name(format!(".{name}.partial-{}", std::process::id()))
+}
+
+fn check_output_path(output: &Path, deploy_dir: &Path) -> Result<(), InputError> {
+    let parent = match output.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
+        _ => PathBuf::from("."),
+    };
+    if !parent.is_dir() {
+        return Err(InputError::new(format!(
+            "--output {}: the folder {} does not exist",
+            output.display(),
+            parent.display()
+        ))
+        .hint("create the folder first or choose another --output path"));
+    }
+    let inside_deploy = parent
+        .canonicalize()
+        .ok()
+        .zip(deploy_dir.canonicalize().ok())
+        .is_some_and(|(p, d)| p.starts_with(d));
+    if inside_deploy {
+        return Err(InputError::new(format!(
+            "--output {} is inside the deploy folder {}",
+            output.display(),
+            deploy_dir.display()
+        ))
+        .hint("write the single tarball outside the deploy folder"));
+    }
+    Ok(())
+}
+
+fn copy_into(source: &Path, target: &Path) -> Result<Digests, InputError> {
+    let mut reader = File::open(source).map_err(|e| {
+        InputError::new(format!("cannot read {}: {e}", source.display()))
+            .hint("make the file readable by the user running cubeship")
+    })?;
+    let writer = File::create(target).map_err(|e| {
+        InputError::new(format!("cannot write {}: {e}", target.display()))
+            .hint("check that the deploy folder is writable")
+    })?;
+    let (_, digests) = hashing::copy_hashed(&mut reader, BufWriter::new(writer)).map_err(|e| {
+        InputError::new(format!(
+            "cannot copy {} to {}: {e}",
+            source.display(),
+            target.display()
+        ))
+    })?;
+    Ok(digests)
+}
+
+/// Writes `value` as pretty JSON with a final newline.
+pub fn write_json<T: Serialize>(path: &Path, value: &T) -> Result<(), InputError> {
+    let mut text = serde_json::to_string_pretty(value).expect("manifest serialises");
+    text.push('\n');
+    std::fs::write(path, text).map_err(|e| {
+        InputError::new(format!("cannot write {}: {e}", path.display()))
+            .hint("check that the deploy folder is writable")
+    })
+}
+
+/// A sibling folder that becomes the deploy folder on `commit` and is removed otherwise.
+struct Staging {
+    path: PathBuf,
+    target: PathBuf,
+    committed: bool,
+}
+
+impl Staging {
+    fn create(target: &Path) -> Result<Self, InputError> {
+        let name = target
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_else(|| "deploy".into());
+        let parent = match target.parent() {
+            Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
+            _ => PathBuf::from("."),
+        };
+        let unwritable = |e: std::io::Error| {
+            InputError::new(format!(
+                "cannot write the deploy folder {}: {e}",
+                target.display()
+            ))
+            .hint("choose a writable place with --deploy-dir")
+        };
+        std::fs::create_dir_all(&parent).map_err(unwritable)?;
+        if target.exists() && !target.is_dir() {
+            return Err(InputError::new(format!(
+                "the deploy folder {} is a file",
+                target.display()
+            ))
+            .hint("remove it or choose another --deploy-dir"));
+        }
+        let path = parent.join(format!(".{name}.staging-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&path);
+        std::fs::create_dir(&path).map_err(unwritable)?;
+        Ok(Staging {
+            path,
+            target: target.to_path_buf(),
+            committed: false,
+        })
+    }
+
+    fn commit(mut self) -> Result<(), InputError> {
+        let replace_error = |e: std::io::Error| {
+            InputError::new(format!(
+                "cannot replace the deploy folder {}: {e}",
+                self.target.display()
+            ))
+            .hint("check its permissions, or choose another --deploy-dir")
+        };
+        if self.target.exists() {
+            let old = self.path.with_extension("old");
+            std::fs::rename(&self.target, &old).map_err(replace_error)?;
+            std::fs::rename(&self.path, &self.target).map_err(replace_error)?;
+            let _ = std::fs::remove_dir_all(&old);
+        } else {
+            std::fs::rename(&self.path, &self.target).map_err(replace_error)?;
+        }
+        self.committed = true;
+        Ok(())
+    }
+}
+
+impl Drop for Staging {
+    fn drop(&mut self) {
+        if !self.committed {
+            let _ = std::fs::remove_dir_all(&self.path);
+        }
+    }
+}

@@ -1,0 +1,560 @@
+//! Publishing: plan (components × destinations, object keys), preflight, upload with bounded
+//! concurrency and idempotence (skip what is already there, never overwrite other content
+//! unless asked), anonymous verification, report and `publish.json`.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use cubeship_provider::{Asset, ObjectKey, Provider, RemoteObject, UploadRequest};
+use futures::StreamExt;
+
+use crate::error::{Failure, InputError, exit};
+use crate::package::{Component, Manifest, Role};
+use crate::progress::{Bars, Output};
+use crate::report::{self, ComponentReport, PublishReport, UploadReport, UploadStatus};
+use crate::verify::{self, Verdict};
+
+/// Which hash the printed medperf command carries.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum HashKind {
+    Sha256,
+    Sha1,
+}
+
+#[derive(Clone, Debug)]
+pub struct PublishOptions {
+    pub key_template: Option<String>,
+    pub overwrite: bool,
+    pub verify: bool,
+    pub hash: HashKind,
+    pub dry_run: bool,
+    pub jobs: usize,
+    pub output: Output,
+}
+
+/// A configured destination.
+pub struct Target {
+    /// As the user wrote it, without secrets: shown in reports.
+    pub spec: String,
+    pub provider: Arc<dyn Provider>,
+}
+
+/// The default object key: content-addressed, so a URL that MedPerf registered never starts
+/// serving other bytes, and a changed component gets a new URL.
+pub const DEFAULT_KEY_TEMPLATE: &str = "{name}/{sha256_16}/{file}";
+/// Where names are flat (GitHub release assets): one name per cube and file.
+pub const FLAT_KEY_TEMPLATE: &str = "{name}-{file}";
+
+/// One file to publish.
+#[derive(Clone, Debug)]
+pub struct Item {
+    pub role: Option<Role>,
+    pub file: String,
+    pub asset: Asset,
+}
+
+impl Item {
+    pub fn from_component(deploy_dir: &Path, component: &Component) -> Self {
+        Item {
+            role: Some(component.role),
+            file: component.file.clone(),
+            asset: Asset {
+                path: deploy_dir.join(&component.file),
+                size: component.size,
+                sha256: component.sha256.clone(),
+                sha1: component.sha1.clone(),
+                crc32c: component.crc32c.unwrap_or(0),
+                content_type: content_type(&component.file),
+            },
+        }
+    }
+
+    /// An item for a file uploaded as it is (`cubeship s3 upload FILE…`): hashes it first.
+    pub fn from_file(path: &Path) -> Result<Self, InputError> {
+        let file = path
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .ok_or_else(|| InputError::new(format!("{} is not a file", path.display())))?;
+        if !path.is_file() {
+            return Err(
+                InputError::new(format!("{} is not a readable file", path.display()))
+                    .hint("give the paths of existing files"),
+            );
+        }
+        let mut reader = std::fs::File::open(path)
+            .map_err(|e| InputError::new(format!("cannot read {}: {e}", path.display())))?;
+        let (_, digests) = crate::hashing::copy_hashed(&mut reader, std::io::sink())
+            .map_err(|e| InputError::new(format!("cannot read {}: {e}", path.display())))?;
+        Ok(Item {
+            role: None,
+            asset: Asset {
+                path: path.to_path_buf(),
+                size: digests.size,
+                sha256: digests.sha256,
+                sha1: digests.sha1,
+                crc32c: digests.crc32c,
+                content_type: content_type(&file),
+            },
+            file,
+        })
+    }
+}
+
+pub fn content_type(file: &str) -> &'static str {
+    if file.ends_with(".yaml") || file.ends_with(".yml") {
+        "application/yaml"
+    } else if file.ends_with(".json") {
+        "application/json"
+    } else if file.ends_with(".tar.gz") || file.ends_with(".tgz") || file.ends_with(".gz") {
+        "application/gzip"
+    } else {
+        "application/octet-stream"
+    }
+}
+
+/// Expands a key template for `item` of cube `name`.
+pub fn render_key(template: &str, name: &str, item: &Item) -> Result<ObjectKey, InputError> {
+    let role = item.role.map(Role::as_str).unwrap_or_default();
+    let mut out = String::new();
+    let mut rest = template;
+    while let Some(start) = rest.find('{') {
+        out.push_str(&rest[..start]);
+        let end = rest[start..]
+            .find('}')
+            .ok_or_else(|| InputError::new(format!("--key-template {template}: unclosed {{")))?
+            + start;
+        let value = match &rest[start + 1..end] {
+            "name" => name,
+            "sha256" => &item.asset.sha256,
+            "sha256_16" => &item.asset.sha256[..16],
+            "sha1" => &item.asset.sha1,
+            "file" => &item.file,
+            "role" => role,
+            other => {
+                return Err(InputError::new(format!(
+                    "--key-template {template}: unknown variable {{{other}}}"
+                ))
+                .hint("use {name}, {sha256}, {sha256_16}, {sha1}, {file} or {role}"));
+            }
+        };
+        out.push_str(value);
+        rest = &rest[end + 1..];
+    }
+    out.push_str(rest);
+    let key = ObjectKey::from_parts([out.as_str()]);
+    if key.as_str().is_empty() || key.as_str().split('/').any(|s| s == "." || s == "..") {
+        return Err(
+            InputError::new(format!("--key-template {template} gives the key `{out}`"))
+                .hint("keys need a file name and no . or .. segments"),
+        );
+    }
+    Ok(key)
+}
+
+/// Checks every destination (credentials, bucket, release) at once, before anything is packaged
+/// or uploaded. Any failure is a configuration error (exit 2).
+pub async fn preflight(targets: &[Target]) -> Result<(), InputError> {
+    let results = futures::future::join_all(targets.iter().map(|t| t.provider.preflight())).await;
+    let problems: Vec<String> = targets
+        .iter()
+        .zip(results)
+        .filter_map(|(t, r)| r.err().map(|e| format!("{}: {e}", t.spec)))
+        .collect();
+    if problems.is_empty() {
+        Ok(())
+    } else {
+        Err(InputError::new(format!(
+            "destination check failed:\n  {}",
+            problems.join("\n  ")
+        ))
+        .hint("fix the credentials or destination; nothing was uploaded"))
+    }
+}
+
+/// Object keys for every item on every target: `keys[item][target]`. Refuses, before any
+/// upload, items a target cannot store.
+pub fn plan(
+    name: &str,
+    items: &[Item],
+    targets: &[Target],
+    key_template: Option<&str>,
+) -> Result<Vec<Vec<ObjectKey>>, InputError> {
+    let mut keys = Vec::new();
+    for item in items {
+        let mut per_target = Vec::new();
+        for target in targets {
+            let capabilities = target.provider.capabilities();
+            if let Some(limit) = capabilities.max_object_size
+                && item.asset.size >= limit
+            {
+                return Err(InputError::new(format!(
+                    "{} is {} but {} accepts files under {}",
+                    item.file,
+                    report::human_size(item.asset.size),
+                    target.spec,
+                    report::human_size(limit)
+                ))
+                .hint("publish this component to another provider (S3, GCS, HTTP), or make it smaller"));
+            }
+            let template = key_template.unwrap_or(if capabilities.flat_names {
+                FLAT_KEY_TEMPLATE
+            } else {
+                DEFAULT_KEY_TEMPLATE
+            });
+            let mut key = render_key(template, name, item)?;
+            if capabilities.flat_names && key.as_str().contains('/') {
+                key = ObjectKey::from_parts([key.flattened("-").as_str()]);
+            }
+            per_target.push(key);
+        }
+        keys.push(per_target);
+    }
+    Ok(keys)
+}
+
+/// Uploads and verifies every item on every target; `reports[item][target]`.
+pub async fn transfer(
+    items: &[Item],
+    targets: &[Target],
+    keys: &[Vec<ObjectKey>],
+    options: &PublishOptions,
+) -> Vec<Vec<UploadReport>> {
+    let client = cubeship_provider::http::anonymous_client().expect("HTTP client builds");
+    let bars = Bars::new(options.output);
+    let jobs = (0..items.len()).flat_map(|i| (0..targets.len()).map(move |t| (i, t)));
+    let mut results: Vec<(usize, usize, UploadReport)> = futures::stream::iter(jobs)
+        .map(|(i, t)| {
+            let (item, target, key) = (&items[i], &targets[t], &keys[i][t]);
+            let client = &client;
+            let bars = &bars;
+            async move {
+                let report = if options.dry_run {
+                    UploadReport {
+                        destination: target.spec.clone(),
+                        key: key.to_string(),
+                        url: target.provider.public_url(key).ok().map(|u| u.to_string()),
+                        status: UploadStatus::Planned,
+                        verified: false,
+                        error: None,
+                    }
+                } else {
+                    upload_one(item, target, key, options, client, bars).await
+                };
+                (i, t, report)
+            }
+        })
+        .buffer_unordered(options.jobs.max(1))
+        .collect()
+        .await;
+    results.sort_by_key(|(i, t, _)| (*i, *t));
+    let mut grid: Vec<Vec<UploadReport>> = (0..items.len()).map(|_| Vec::new()).collect();
+    for (i, _, report) in results {
+        grid[i].push(report);
+    }
+    grid
+}
+
+async fn upload_one(
+    item: &Item,
+    target: &Target,
+    key: &ObjectKey,
+    options: &PublishOptions,
+    client: &reqwest::Client,
+    bars: &Bars,
+) -> UploadReport {
+    let provider = &target.provider;
+    let mut report = UploadReport {
+        destination: target.spec.clone(),
+        key: key.to_string(),
+        url: provider.public_url(key).ok().map(|u| u.to_string()),
+        status: UploadStatus::Failed,
+        verified: false,
+        error: None,
+    };
+    let existing = match provider.head(key).await {
+        Ok(existing) => existing,
+        Err(e) => {
+            report.error = Some(format!("cannot check {key}: {e}"));
+            return report;
+        }
+    };
+    let same = |remote: &RemoteObject| {
+        remote.size == item.asset.size
+            && remote
+                .sha256
+                .as_deref()
+                .is_some_and(|s| s.eq_ignore_ascii_case(&item.asset.sha256))
+    };
+    match &existing {
+        Some(remote) if same(remote) => {
+            report.status = UploadStatus::Unchanged;
+            if let Some(url) = &remote.url {
+                report.url = Some(url.to_string());
+            }
+        }
+        Some(remote) if !options.overwrite => {
+            let what = match &remote.sha256 {
+                Some(sha) => format!("other content ({} bytes, sha256 {sha})", remote.size),
+                None => format!("content of unknown hash ({} bytes)", remote.size),
+            };
+            report.error = Some(format!(
+                "{key} already holds {what}; refusing to overwrite a URL that may be registered with MedPerf \
+                 (use --overwrite to replace it, or another prefix/--key-template)"
+            ));
+            return report;
+        }
+        _ => {
+            let progress =
+                bars.transfer(&format!("{} → {}", item.file, target.spec), item.asset.size);
+            let request = UploadRequest {
+                asset: &item.asset,
+                key,
+                existing: existing.as_ref(),
+                progress,
+            };
+            match provider.upload(&request).await {
+                Ok(uploaded) => {
+                    report.status = UploadStatus::Uploaded;
+                    report.url = Some(uploaded.url.to_string());
+                }
+                Err(e) => {
+                    report.error = Some(format!(
+                        "upload of {} to {} failed: {e}",
+                        item.file, target.spec
+                    ));
+                    return report;
+                }
+            }
+        }
+    }
+    if !options.verify {
+        return report;
+    }
+    let Some(url) = report.url.as_deref().and_then(|u| url::Url::parse(u).ok()) else {
+        report.error = Some("no public URL to verify".into());
+        return report;
+    };
+    match verify::verify_url(client, &url, &item.asset.sha256).await {
+        Ok(Verdict::Verified) => report.verified = true,
+        Ok(Verdict::Status(status)) => {
+            let mut message =
+                format!("verification failed: an anonymous GET of the URL answered HTTP {status}");
+            if let Some(diagnosis) = provider.diagnose_not_public(key, status) {
+                message.push('\n');
+                message.push_str(&diagnosis);
+            }
+            report.error = Some(message);
+        }
+        Ok(Verdict::WrongContent { sha256, size }) => {
+            report.error = Some(format!(
+                "verification failed: the URL serves {size} bytes with sha256 {sha256}, not {} (a cache or proxy may serve an old copy)",
+                item.asset.sha256
+            ));
+        }
+        Err(e) => report.error = Some(format!("verification failed: {e}")),
+    }
+    report
+}
+
+/// Publishes a packaged deploy folder: plan, upload, verify, report. Returns the exit code.
+pub async fn publish(
+    deploy_dir: &Path,
+    manifest: &Manifest,
+    targets: &[Target],
+    options: &PublishOptions,
+) -> anyhow::Result<u8> {
+    let items: Vec<Item> = manifest
+        .components
+        .iter()
+        .map(|c| Item::from_component(deploy_dir, c))
+        .collect();
+    let keys = plan(
+        &manifest.mlcube.name,
+        &items,
+        targets,
+        options.key_template.as_deref(),
+    )?;
+    let grid = transfer(&items, targets, &keys, options).await;
+    let components: Vec<ComponentReport> = manifest
+        .components
+        .iter()
+        .zip(grid)
+        .map(|(c, uploads)| ComponentReport {
+            role: Some(c.role),
+            file: c.file.clone(),
+            size: c.size,
+            sha256: c.sha256.clone(),
+            sha1: c.sha1.clone(),
+            uploads,
+        })
+        .collect();
+    let mut report = PublishReport {
+        schema_version: crate::package::SCHEMA_VERSION,
+        mlcube: Some(manifest.mlcube.clone()),
+        components,
+        verification: options.verify,
+        medperf_command: None,
+    };
+    if !options.dry_run {
+        report.medperf_command = medperf_command(&report, deploy_dir, options);
+        crate::package::write_json(&deploy_dir.join(report::PUBLISH_JSON), &report)
+            .map_err(|e| Failure(e.to_string()))?;
+    }
+    print_report(&report, deploy_dir, options)?;
+    Ok(if options.dry_run || report.all_published() {
+        exit::OK
+    } else {
+        exit::FAILED
+    })
+}
+
+pub fn print_report(
+    report: &PublishReport,
+    deploy_dir: &Path,
+    options: &PublishOptions,
+) -> anyhow::Result<()> {
+    if options.output.json {
+        crate::cli::print_json(report)?;
+    } else if !options.output.quiet {
+        report::print_publish(report, deploy_dir);
+    }
+    Ok(())
+}
+
+/// Single-quotes `value` for POSIX shells when it holds anything but safe characters.
+pub fn shell_quote(value: &str) -> String {
+    let safe = !value.is_empty()
+        && value
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "_@%+=:,./-".contains(c));
+    if safe {
+        value.to_string()
+    } else {
+        format!("'{}'", value.replace('\'', r"'\''"))
+    }
+}
+
+/// The `medperf … submit` command for the first destination, when all its components are
+/// published (and verified, unless verification was skipped).
+pub fn medperf_command(
+    report: &PublishReport,
+    deploy_dir: &Path,
+    options: &PublishOptions,
+) -> Option<String> {
+    let cube = report.mlcube.as_ref()?;
+    let mut published = Vec::new();
+    for component in &report.components {
+        let upload = component.uploads.first()?;
+        if !upload.is_published(options.verify) {
+            return None;
+        }
+        let hash = match options.hash {
+            HashKind::Sha256 => &component.sha256,
+            HashKind::Sha1 => &component.sha1,
+        };
+        published.push((
+            component.role?,
+            upload.url.clone()?,
+            hash.clone(),
+            component.file.clone(),
+        ));
+    }
+    let mut words: Vec<String> = Vec::new();
+    let local = |file: &str| -> String {
+        let path: PathBuf = deploy_dir.join(file);
+        std::path::absolute(&path)
+            .unwrap_or(path)
+            .display()
+            .to_string()
+    };
+    match cube.layout {
+        crate::mlcube::Layout::Mlcube => {
+            words.extend(["medperf", "mlcube", "submit", "--name"].map(String::from));
+            words.push(cube.name.clone());
+            for (role, url, hash, _) in &published {
+                let (file_flag, hash_flag) = match role {
+                    Role::Mlcube => ("--mlcube-file", "--mlcube-hash"),
+                    Role::Parameters => ("--parameters-file", "--parameters-hash"),
+                    Role::AdditionalFiles => ("--additional-file", "--additional-hash"),
+                    Role::Image => ("--image-file", "--image-hash"),
+                };
+                words.extend([
+                    file_flag.to_string(),
+                    url.clone(),
+                    hash_flag.to_string(),
+                    hash.clone(),
+                ]);
+            }
+        }
+        crate::mlcube::Layout::Container => {
+            words.extend(["medperf", "container", "submit", "--name"].map(String::from));
+            words.push(cube.name.clone());
+            for (role, url, hash, file) in &published {
+                match role {
+                    Role::Mlcube => {
+                        words.extend(["--container-config-file".to_string(), local(file)])
+                    }
+                    Role::Parameters => {
+                        words.extend(["--parameters-file".to_string(), local(file)])
+                    }
+                    Role::AdditionalFiles => words.extend([
+                        "--additional-file".to_string(),
+                        url.clone(),
+                        "--additional-hash".to_string(),
+                        hash.clone(),
+                    ]),
+                    Role::Image => {}
+                }
+            }
+        }
+    }
+    Some(
+        words
+            .iter()
+            .map(|w| shell_quote(w))
+            .collect::<Vec<_>>()
+            .join(" "),
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn shell_quote_leaves_safe_words_and_quotes_the_rest() {
+        assert_eq!(
+            shell_quote("https://h/a-b_c.tar.gz"),
+            "https://h/a-b_c.tar.gz"
+        );
+        assert_eq!(shell_quote("a b"), "'a b'");
+        assert_eq!(shell_quote("it's"), r"'it'\''s'");
+        assert_eq!(shell_quote(""), "''");
+    }
+
+    #[test]
+    fn key_template_variables_expand() {
+        let item = Item {
+            role: Some(Role::AdditionalFiles),
+            file: "additional_files.tar.gz".into(),
+            asset: Asset {
+                path: "x".into(),
+                size: 1,
+                sha256: "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef".into(),
+                sha1: "s1".into(),
+                crc32c: 0,
+                content_type: "application/gzip",
+            },
+        };
+        let key = render_key(DEFAULT_KEY_TEMPLATE, "cube", &item).unwrap();
+        assert_eq!(
+            key.as_str(),
+            "cube/0123456789abcdef/additional_files.tar.gz"
+        );
+        let key = render_key("/{role}//{sha1}-{file}", "cube", &item).unwrap();
+        assert_eq!(key.as_str(), "additional_files/s1-additional_files.tar.gz");
+        assert!(render_key("{nope}", "cube", &item).is_err());
+        assert!(render_key("../{file}", "cube", &item).is_err());
+    }
+}

@@ -1,0 +1,8 @@
+//! End-to-end tests of the `cubeship` binary against real local servers (one test binary).
+//! Servers are started by the tests on 127.0.0.1; a missing server fails the test, it never
+//! skips: `scripts/test.sh` installs them all.
+
+mod support;
+
+mod package;
+mod publish_dir;
