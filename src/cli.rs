@@ -216,6 +216,9 @@ async fn dispatch(cli: Cli) -> anyhow::Result<u8> {
             let targets =
                 destinations::build_all(&args.publish.to, &args.publish.destinations).await?;
             let manifest = package::Manifest::load(&args.deploy_dir)?;
+            if !global.dry_run {
+                publish::preflight(&targets).await?;
+            }
             publish::publish(
                 &args.deploy_dir,
                 &manifest,

@@ -22,6 +22,7 @@ pub enum GcsCommand {
 pub async fn build(
     spec: &str,
     _args: &GcsArgs,
+    _public_url_base: Option<&url::Url>,
 ) -> Result<Arc<dyn cubeship_provider::Provider>, InputError> {
     Err(InputError::new(format!(
         "{spec}: the gcs provider is not available yet"

@@ -29,6 +29,10 @@ pub struct DestinationArgs {
     pub github: github::GithubArgs,
     #[command(flatten)]
     pub http: http::HttpArgs,
+    /// Public URLs start with this base instead of the store's own (a CDN, a custom domain).
+    /// Applies to S3 and GCS destinations; only with a single --to.
+    #[arg(long, value_name = "URL")]
+    pub public_url_base: Option<url::Url>,
 }
 
 /// Builds the provider for one `--to` value.
@@ -46,9 +50,9 @@ pub async fn build(spec: &str, args: &DestinationArgs) -> Result<Target, InputEr
                 .map_err(|e| InputError::new(format!("--to {spec}: {e}")))?,
         )
     } else if let Some(rest) = spec.strip_prefix("s3://") {
-        s3::build(rest, &args.s3).await?
+        s3::build(rest, &args.s3, args.public_url_base.as_ref()).await?
     } else if let Some(rest) = spec.strip_prefix("gs://") {
-        gcs::build(rest, &args.gcs).await?
+        gcs::build(rest, &args.gcs, args.public_url_base.as_ref()).await?
     } else if let Some(rest) = spec.strip_prefix("github://") {
         github::build(rest, &args.github).await?
     } else if spec.starts_with("https://") || spec.starts_with("http://") {
@@ -68,6 +72,12 @@ pub async fn build_all(
     specs: &[String],
     args: &DestinationArgs,
 ) -> Result<Vec<Target>, InputError> {
+    if args.public_url_base.is_some() && specs.len() > 1 {
+        return Err(InputError::new(
+            "--public-url-base applies to one destination, but several --to were given",
+        )
+        .hint("publish to each destination in its own run, each with its own --public-url-base"));
+    }
     let mut targets = Vec::new();
     for spec in specs {
         targets.push(build(spec, args).await?);

@@ -22,6 +22,7 @@ pub enum S3Command {
 pub async fn build(
     spec: &str,
     _args: &S3Args,
+    _public_url_base: Option<&url::Url>,
 ) -> Result<Arc<dyn cubeship_provider::Provider>, InputError> {
     Err(InputError::new(format!(
         "{spec}: the s3 provider is not available yet"
