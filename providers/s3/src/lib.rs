@@ -1,1 +1,633 @@
-//! placeholder
+//! The S3 provider: Amazon S3 and S3-compatible stores (MinIO, Ceph, R2, B2…) on aws-sdk-s3,
+//! with streamed single and parallel multipart uploads, the sha256 in object metadata, public
+//! ACLs with a fallback for buckets that refuse them, and diagnoses for private buckets.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
+use async_trait::async_trait;
+use aws_sdk_s3::Client;
+use aws_sdk_s3::config::{ProvideCredentials, Region, RequestChecksumCalculation};
+use aws_sdk_s3::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
+use aws_sdk_s3::primitives::{ByteStream, Length};
+use aws_sdk_s3::types::{
+    ChecksumAlgorithm, CompletedMultipartUpload, CompletedPart, ObjectCannedAcl,
+};
+use aws_smithy_types::retry::RetryConfig;
+use aws_smithy_types::timeout::TimeoutConfig;
+use cubeship_provider::{
+    Asset, Capabilities, Error, ErrorKind, ObjectKey, Provider, RemoteObject, Result, RetryPolicy,
+    SHA256_METADATA_KEY, UploadRequest, Uploaded,
+};
+use futures::{StreamExt, TryStreamExt};
+use url::Url;
+
+/// Whether objects are sent with `x-amz-acl: public-read`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum AclMode {
+    /// Send `public-read`; if the bucket has ACLs disabled, retry without and rely on its policy.
+    PublicRead,
+    /// Send no ACL: the bucket policy (or a CDN) makes objects public.
+    None,
+}
+
+/// Whether the SDK adds CRC checksums (aws-chunked bodies with trailers) to uploads.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ChecksumMode {
+    WhenSupported,
+    WhenRequired,
+}
+
+/// Everything that configures one S3 destination.
+#[derive(Clone, Debug)]
+pub struct S3Config {
+    pub bucket: String,
+    /// Key prefix under the bucket, without leading or trailing `/`.
+    pub prefix: String,
+    pub region: Option<String>,
+    /// A custom endpoint (S3-compatible store). When `None`, `AWS_ENDPOINT_URL_S3` and
+    /// `AWS_ENDPOINT_URL` are honoured, as the AWS CLI does.
+    pub endpoint_url: Option<String>,
+    pub profile: Option<String>,
+    pub acl: AclMode,
+    pub public_url_base: Option<Url>,
+    /// `None`: `AWS_REQUEST_CHECKSUM_CALCULATION` if set, else `WhenRequired` for custom
+    /// endpoints (many S3-compatible stores mishandle aws-chunked trailers) and the SDK's
+    /// `WhenSupported` on AWS.
+    pub checksum: Option<ChecksumMode>,
+    /// Files of this size or more go as multipart uploads.
+    pub multipart_threshold: u64,
+    /// Parts uploaded at once per multipart upload.
+    pub part_concurrency: usize,
+    pub retry: RetryPolicy,
+}
+
+impl S3Config {
+    pub fn new(bucket: impl Into<String>, prefix: impl Into<String>) -> Self {
+        S3Config {
+            bucket: bucket.into(),
+            prefix: prefix.into().trim_matches('/').to_string(),
+            region: None,
+            endpoint_url: None,
+            profile: None,
+            acl: AclMode::PublicRead,
+            public_url_base: None,
+            checksum: None,
+            multipart_threshold: 64 * 1024 * 1024,
+            part_concurrency: 4,
+            retry: RetryPolicy::default(),
+        }
+    }
+}
+
+/// The smallest part S3 accepts is 5 MiB and a multipart upload has at most 10,000 parts.
+const MIN_PART_SIZE: u64 = 16 * 1024 * 1024;
+const MAX_PARTS: u64 = 10_000;
+const MAX_OBJECT_SIZE: u64 = 5 * 1024 * 1024 * 1024 * 1024;
+
+pub struct S3Provider {
+    config: S3Config,
+    client: Client,
+    region: String,
+    /// The endpoint when it is not AWS's own.
+    custom_endpoint: Option<Url>,
+    checksum: ChecksumMode,
+    /// Set once the bucket answered `AccessControlListNotSupported`.
+    acls_refused: AtomicBool,
+    credentials: Option<aws_sdk_s3::config::SharedCredentialsProvider>,
+}
+
+impl S3Provider {
+    /// Loads credentials and region through aws-config's default chain (environment, shared
+    /// profiles, SSO, web identity, instance metadata).
+    pub async fn new(config: S3Config) -> Result<Self> {
+        let endpoint = config
+            .endpoint_url
+            .clone()
+            .or_else(|| std::env::var("AWS_ENDPOINT_URL_S3").ok())
+            .or_else(|| std::env::var("AWS_ENDPOINT_URL").ok())
+            .filter(|e| !e.is_empty());
+        let custom_endpoint = match &endpoint {
+            Some(e) => Some(Url::parse(e).map_err(|err| {
+                Error::new(
+                    ErrorKind::InvalidInput,
+                    format!("endpoint URL {e} is not a valid URL: {err}"),
+                )
+            })?),
+            None => None,
+        };
+        let mut loader = aws_config::defaults(aws_config::BehaviorVersion::latest());
+        if let Some(profile) = &config.profile {
+            loader = loader.profile_name(profile);
+        }
+        if let Some(region) = &config.region {
+            loader = loader.region(Region::new(region.clone()));
+        }
+        let sdk_config = loader.load().await;
+        let region = match sdk_config.region() {
+            Some(region) => region.to_string(),
+            None if custom_endpoint.is_some() => "us-east-1".to_string(),
+            None => {
+                return Err(Error::new(
+                    ErrorKind::InvalidInput,
+                    "no AWS region: give --region, set AWS_REGION, or set region in your AWS profile",
+                ));
+            }
+        };
+        let checksum = config.checksum.unwrap_or_else(|| {
+            match std::env::var("AWS_REQUEST_CHECKSUM_CALCULATION")
+                .ok()
+                .as_deref()
+            {
+                Some(v) if v.eq_ignore_ascii_case("when_required") => ChecksumMode::WhenRequired,
+                Some(v) if v.eq_ignore_ascii_case("when_supported") => ChecksumMode::WhenSupported,
+                _ if custom_endpoint.is_some() => ChecksumMode::WhenRequired,
+                _ => ChecksumMode::WhenSupported,
+            }
+        });
+        let mut builder = aws_sdk_s3::config::Builder::from(&sdk_config)
+            .region(Region::new(region.clone()))
+            // One retry policy for every provider: ours, around each call.
+            .retry_config(RetryConfig::disabled())
+            .timeout_config(
+                TimeoutConfig::builder()
+                    .connect_timeout(Duration::from_secs(30))
+                    .read_timeout(Duration::from_secs(300))
+                    .build(),
+            )
+            .request_checksum_calculation(match checksum {
+                ChecksumMode::WhenSupported => RequestChecksumCalculation::WhenSupported,
+                ChecksumMode::WhenRequired => RequestChecksumCalculation::WhenRequired,
+            });
+        if let Some(endpoint) = &endpoint {
+            // Path-style: custom stores rarely have wildcard DNS for bucket subdomains.
+            builder = builder.endpoint_url(endpoint).force_path_style(true);
+        }
+        Ok(S3Provider {
+            credentials: sdk_config.credentials_provider(),
+            client: Client::from_conf(builder.build()),
+            region,
+            custom_endpoint,
+            checksum,
+            acls_refused: AtomicBool::new(false),
+            config,
+        })
+    }
+
+    fn full_key(&self, key: &ObjectKey) -> String {
+        ObjectKey::from_parts([self.config.prefix.as_str(), key.as_str()]).to_string()
+    }
+
+    fn acl(&self) -> Option<ObjectCannedAcl> {
+        (self.config.acl == AclMode::PublicRead && !self.acls_refused.load(Ordering::Relaxed))
+            .then_some(ObjectCannedAcl::PublicRead)
+    }
+
+    fn part_size(size: u64) -> u64 {
+        MIN_PART_SIZE.max(size.div_ceil(MAX_PARTS))
+    }
+
+    async fn put_single(&self, asset: &Asset, key: &str) -> Result<()> {
+        self.config
+            .retry
+            .run(
+                &format!("PUT s3://{}/{key}", self.config.bucket),
+                |_| async {
+                    let body = ByteStream::read_from()
+                        .path(&asset.path)
+                        .buffer_size(256 * 1024)
+                        .build()
+                        .await
+                        .map_err(|e| {
+                            Error::new(
+                                ErrorKind::Other,
+                                format!("cannot read {}: {e}", asset.path.display()),
+                            )
+                        })?;
+                    let mut request = self
+                        .client
+                        .put_object()
+                        .bucket(&self.config.bucket)
+                        .key(key)
+                        .body(body)
+                        .content_length(asset.size as i64)
+                        .content_type(asset.content_type)
+                        .metadata(SHA256_METADATA_KEY, &asset.sha256);
+                    if let Some(acl) = self.acl() {
+                        request = request.acl(acl);
+                    }
+                    match request.send().await {
+                        Ok(_) => Ok(()),
+                        Err(e) if is_acl_refusal(&e) => {
+                            self.note_acl_refusal();
+                            Err(Error::new(
+                                ErrorKind::Transport,
+                                "bucket refuses ACLs; retrying without",
+                            )
+                            .retryable(true))
+                        }
+                        Err(e) => Err(map_error(
+                            e,
+                            &format!("PUT s3://{}/{key}", self.config.bucket),
+                        )),
+                    }
+                },
+            )
+            .await
+    }
+
+    fn note_acl_refusal(&self) {
+        if !self.acls_refused.swap(true, Ordering::Relaxed) {
+            tracing::warn!(
+                "bucket {} has ACLs disabled (Object Ownership: bucket owner enforced); uploading without \
+                 a public-read ACL, so its bucket policy must allow anonymous reads",
+                self.config.bucket
+            );
+        }
+    }
+
+    async fn put_multipart(&self, request: &UploadRequest<'_>, key: &str) -> Result<()> {
+        let asset = request.asset;
+        let what = format!("multipart upload to s3://{}/{key}", self.config.bucket);
+        let upload_id = self
+            .config
+            .retry
+            .run(&what, |_| async {
+                let mut create = self
+                    .client
+                    .create_multipart_upload()
+                    .bucket(&self.config.bucket)
+                    .key(key)
+                    .content_type(asset.content_type)
+                    .metadata(SHA256_METADATA_KEY, &asset.sha256);
+                if self.checksum == ChecksumMode::WhenSupported {
+                    create = create.checksum_algorithm(ChecksumAlgorithm::Crc32);
+                }
+                if let Some(acl) = self.acl() {
+                    create = create.acl(acl);
+                }
+                match create.send().await {
+                    Ok(out) => out.upload_id.ok_or_else(|| {
+                        Error::new(
+                            ErrorKind::Other,
+                            format!("{what}: no upload id in the answer"),
+                        )
+                    }),
+                    Err(e) if is_acl_refusal(&e) => {
+                        self.note_acl_refusal();
+                        Err(Error::new(
+                            ErrorKind::Transport,
+                            "bucket refuses ACLs; retrying without",
+                        )
+                        .retryable(true))
+                    }
+                    Err(e) => Err(map_error(e, &what)),
+                }
+            })
+            .await?;
+
+        let result = self.upload_parts(request, key, &upload_id).await;
+        let completed = match result {
+            Ok(parts) => {
+                self.config
+                    .retry
+                    .run(&what, |_| async {
+                        self.client
+                            .complete_multipart_upload()
+                            .bucket(&self.config.bucket)
+                            .key(key)
+                            .upload_id(&upload_id)
+                            .multipart_upload(
+                                CompletedMultipartUpload::builder()
+                                    .set_parts(Some(parts.clone()))
+                                    .build(),
+                            )
+                            .send()
+                            .await
+                            .map(|_| ())
+                            .map_err(|e| map_error(e, &what))
+                    })
+                    .await
+            }
+            Err(e) => Err(e),
+        };
+        if completed.is_err() {
+            // Never leave billed, invisible parts behind.
+            let abort = self
+                .client
+                .abort_multipart_upload()
+                .bucket(&self.config.bucket)
+                .key(key)
+                .upload_id(&upload_id)
+                .send()
+                .await;
+            if let Err(e) = abort {
+                tracing::warn!(
+                    "{what}: could not abort the failed upload {upload_id}: {}",
+                    DisplayErrorContext(&e)
+                );
+            }
+        }
+        completed
+    }
+
+    async fn upload_parts(
+        &self,
+        request: &UploadRequest<'_>,
+        key: &str,
+        upload_id: &str,
+    ) -> Result<Vec<CompletedPart>> {
+        let asset = request.asset;
+        let part_size = Self::part_size(asset.size);
+        let count = asset.size.div_ceil(part_size);
+        let mut parts: Vec<CompletedPart> = futures::stream::iter(0..count)
+            .map(|index| {
+                let offset = index * part_size;
+                let length = part_size.min(asset.size - offset);
+                let number = (index + 1) as i32;
+                let what = format!("part {number}/{count} of s3://{}/{key}", self.config.bucket);
+                async move {
+                    let part = self
+                        .config
+                        .retry
+                        .run(&what, |_| async {
+                            let body = ByteStream::read_from()
+                                .path(&asset.path)
+                                .offset(offset)
+                                .length(Length::Exact(length))
+                                .buffer_size(256 * 1024)
+                                .build()
+                                .await
+                                .map_err(|e| {
+                                    Error::new(
+                                        ErrorKind::Other,
+                                        format!("cannot read {}: {e}", asset.path.display()),
+                                    )
+                                })?;
+                            let mut upload = self
+                                .client
+                                .upload_part()
+                                .bucket(&self.config.bucket)
+                                .key(key)
+                                .upload_id(upload_id)
+                                .part_number(number)
+                                .content_length(length as i64)
+                                .body(body);
+                            if self.checksum == ChecksumMode::WhenSupported {
+                                upload = upload.checksum_algorithm(ChecksumAlgorithm::Crc32);
+                            }
+                            let out = upload.send().await.map_err(|e| map_error(e, &what))?;
+                            Ok(CompletedPart::builder()
+                                .part_number(number)
+                                .set_e_tag(out.e_tag)
+                                .set_checksum_crc32(out.checksum_crc32)
+                                .build())
+                        })
+                        .await?;
+                    request.progress.advance(length);
+                    Ok::<_, Error>(part)
+                }
+            })
+            .buffer_unordered(self.config.part_concurrency.max(1))
+            .try_collect()
+            .await?;
+        parts.sort_by_key(|p| p.part_number);
+        Ok(parts)
+    }
+
+    /// The bucket policy that makes this destination's prefix readable by anyone.
+    pub fn public_read_policy(&self) -> String {
+        let resource = if self.config.prefix.is_empty() {
+            format!("arn:aws:s3:::{}/*", self.config.bucket)
+        } else {
+            format!(
+                "arn:aws:s3:::{}/{}/*",
+                self.config.bucket, self.config.prefix
+            )
+        };
+        format!(
+            r#"{{"Version":"2012-10-17","Statement":[{{"Sid":"PublicReadForMedPerf","Effect":"Allow","Principal":"*","Action":"s3:GetObject","Resource":"{resource}"}}]}}"#
+        )
+    }
+}
+
+fn is_acl_refusal<E: ProvideErrorMetadata, R>(error: &SdkError<E, R>) -> bool {
+    error.code() == Some("AccessControlListNotSupported")
+}
+
+/// Maps an SDK error onto the shared kinds: by S3 error code where it is specific, else by the
+/// HTTP status through the shared mapping; no answer at all is a retryable transport error.
+fn map_error<E>(error: SdkError<E, aws_sdk_s3::config::http::HttpResponse>, what: &str) -> Error
+where
+    E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
+{
+    let code = error.code().map(str::to_string);
+    let status = error.raw_response().map(|r| r.status().as_u16());
+    let detail = match (&code, error.message()) {
+        (Some(code), Some(message)) => format!("{code}: {message}"),
+        (Some(code), None) => code.clone(),
+        _ => DisplayErrorContext(&error).to_string(),
+    };
+    let message = format!("{what}: {detail}");
+    let mut mapped = match (code.as_deref(), status) {
+        (Some("SlowDown" | "RequestTimeout" | "InternalError" | "ServiceUnavailable"), _) => {
+            Error::new(ErrorKind::RateLimited, message).retryable(true)
+        }
+        (Some("NoSuchBucket"), _) => Error::new(ErrorKind::NotFound, message),
+        (
+            Some("InvalidAccessKeyId" | "SignatureDoesNotMatch" | "ExpiredToken" | "InvalidToken"),
+            _,
+        ) => Error::new(ErrorKind::Unauthenticated, message),
+        (Some("EntityTooLarge"), _) => Error::new(ErrorKind::TooLarge, message),
+        (Some("BadDigest" | "XAmzContentSHA256Mismatch" | "InvalidDigest"), _) => {
+            Error::new(ErrorKind::Integrity, message).retryable(true)
+        }
+        (_, Some(status)) => Error::from_status(status, message),
+        (_, None) => Error::new(ErrorKind::Transport, message).retryable(matches!(
+            error,
+            SdkError::TimeoutError(_) | SdkError::DispatchFailure(_) | SdkError::ResponseError(_)
+        )),
+    };
+    mapped.status = status;
+    mapped
+}
+
+#[async_trait]
+impl Provider for S3Provider {
+    fn kind(&self) -> &'static str {
+        "s3"
+    }
+
+    fn describe(&self) -> String {
+        if self.config.prefix.is_empty() {
+            format!("s3://{}", self.config.bucket)
+        } else {
+            format!("s3://{}/{}", self.config.bucket, self.config.prefix)
+        }
+    }
+
+    fn capabilities(&self) -> Capabilities {
+        Capabilities {
+            max_object_size: Some(MAX_OBJECT_SIZE),
+            flat_names: false,
+        }
+    }
+
+    async fn preflight(&self) -> Result<()> {
+        let Some(credentials) = &self.credentials else {
+            return Err(no_credentials());
+        };
+        if let Err(e) = credentials.provide_credentials().await {
+            return Err(no_credentials().context(DisplayErrorContext(&e)));
+        }
+        let what = format!("checking bucket {}", self.config.bucket);
+        self.config
+            .retry
+            .run(&what, |_| async {
+                match self.client.head_bucket().bucket(&self.config.bucket).send().await {
+                    Ok(_) => Ok(()),
+                    Err(e) => {
+                        let status = e.raw_response().map(|r| r.status().as_u16());
+                        Err(match status {
+                            Some(404) => Error::new(
+                                ErrorKind::NotFound,
+                                format!("bucket {} does not exist (or is in another account or region)", self.config.bucket),
+                            ),
+                            Some(403) => Error::new(
+                                ErrorKind::PermissionDenied,
+                                format!(
+                                    "access to bucket {} denied: the credentials need s3:ListBucket, s3:GetObject and s3:PutObject on it",
+                                    self.config.bucket
+                                ),
+                            ),
+                            Some(301) => Error::new(
+                                ErrorKind::InvalidInput,
+                                format!("bucket {} is in another region than {}: give --region", self.config.bucket, self.region),
+                            ),
+                            _ => map_error(e, &what),
+                        })
+                    }
+                }
+            })
+            .await
+    }
+
+    async fn head(&self, key: &ObjectKey) -> Result<Option<RemoteObject>> {
+        let full_key = self.full_key(key);
+        let what = format!("HEAD s3://{}/{full_key}", self.config.bucket);
+        self.config
+            .retry
+            .run(&what, |_| async {
+                match self
+                    .client
+                    .head_object()
+                    .bucket(&self.config.bucket)
+                    .key(&full_key)
+                    .send()
+                    .await
+                {
+                    Ok(out) => Ok(Some(RemoteObject {
+                        size: out.content_length.unwrap_or(0).max(0) as u64,
+                        sha256: out
+                            .metadata
+                            .as_ref()
+                            .and_then(|m| m.get(SHA256_METADATA_KEY))
+                            .map(|s| s.to_ascii_lowercase()),
+                        url: None,
+                        id: None,
+                    })),
+                    Err(e) if e.raw_response().map(|r| r.status().as_u16()) == Some(404) => {
+                        Ok(None)
+                    }
+                    Err(e) => Err(map_error(e, &what)),
+                }
+            })
+            .await
+    }
+
+    async fn upload(&self, request: &UploadRequest<'_>) -> Result<Uploaded> {
+        let key = self.full_key(request.key);
+        if request.asset.size >= self.config.multipart_threshold {
+            self.put_multipart(request, &key).await?;
+        } else {
+            self.put_single(request.asset, &key).await?;
+            request.progress.advance(request.asset.size);
+        }
+        Ok(Uploaded {
+            url: self.public_url(request.key)?,
+        })
+    }
+
+    fn public_url(&self, key: &ObjectKey) -> Result<Url> {
+        let full = ObjectKey::from_parts([self.config.prefix.as_str(), key.as_str()]);
+        let text = if let Some(base) = &self.config.public_url_base {
+            // The base stands for the bucket's root (a CDN or custom domain in front of it).
+            format!(
+                "{}/{}",
+                base.as_str().trim_end_matches('/'),
+                full.url_path()
+            )
+        } else if let Some(endpoint) = &self.custom_endpoint {
+            format!(
+                "{}/{}/{}",
+                endpoint.as_str().trim_end_matches('/'),
+                self.config.bucket,
+                full.url_path()
+            )
+        } else if self.config.bucket.contains('.') {
+            // Virtual-hosted URLs of dotted bucket names fail TLS validation.
+            format!(
+                "https://s3.{}.amazonaws.com/{}/{}",
+                self.region,
+                self.config.bucket,
+                full.url_path()
+            )
+        } else {
+            format!(
+                "https://{}.s3.{}.amazonaws.com/{}",
+                self.config.bucket,
+                self.region,
+                full.url_path()
+            )
+        };
+        Url::parse(&text).map_err(|e| {
+            Error::new(
+                ErrorKind::InvalidInput,
+                format!("public URL {text} is invalid: {e}"),
+            )
+        })
+    }
+
+    fn diagnose_not_public(&self, _key: &ObjectKey, status: u16) -> Option<String> {
+        if status != 403 && status != 401 {
+            return None;
+        }
+        let acl = if self.config.acl == AclMode::None {
+            "The objects were uploaded without a public ACL (--acl none)".to_string()
+        } else if self.acls_refused.load(Ordering::Relaxed) {
+            "The bucket has ACLs disabled (Object Ownership: bucket owner enforced), so the public-read ACL could not be set".to_string()
+        } else {
+            "The objects carry a public-read ACL, but S3 Block Public Access may be on for this bucket or account".to_string()
+        };
+        Some(format!(
+            "{acl}. MedPerf downloads anonymously: make the prefix public. Turn off Block Public Access for the \
+             bucket (BlockPublicPolicy and RestrictPublicBuckets) and attach this bucket policy:\n{}\n\
+             See docs/providers/s3.md.",
+            self.public_read_policy()
+        ))
+    }
+}
+
+fn no_credentials() -> Error {
+    Error::new(
+        ErrorKind::Unauthenticated,
+        "no AWS credentials found: set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, use --profile or AWS_PROFILE, \
+         or run `aws sso login`",
+    )
+}
+
+/// Shared ownership for the CLI, which holds providers as trait objects.
+pub async fn provider(config: S3Config) -> Result<Arc<dyn Provider>> {
+    Ok(Arc::new(S3Provider::new(config).await?))
+}
