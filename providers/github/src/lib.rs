@@ -1,1 +1,433 @@
-//! placeholder
+//! The GitHub release assets provider (`github://OWNER/REPO/TAG`): uploads files as assets of
+//! one release, replaces them without ever leaving the release without a copy, and serves them
+//! through each asset's `browser_download_url`.
+
+mod api;
+
+use std::sync::{Arc, Mutex};
+
+use async_trait::async_trait;
+use cubeship_provider::http::{Download, download_sha256};
+use cubeship_provider::{
+    Asset, Capabilities, Error, ErrorKind, ObjectKey, Progress, Provider, RemoteObject, Result,
+    Secret, UploadRequest, Uploaded,
+};
+use url::Url;
+
+use crate::api::{Api, Release, ReleaseAsset};
+
+/// GitHub refuses release assets of 2 GiB or more.
+pub const MAX_ASSET_SIZE: u64 = 2 * 1024 * 1024 * 1024;
+/// The public API of github.com; GitHub Enterprise Server uses `https://HOST/api/v3`.
+pub const DEFAULT_API_URL: &str = "https://api.github.com";
+/// Prefix of the name a replacement is uploaded under before it takes the real name. Only
+/// cubeship makes such names, so a leftover one is safe to delete.
+const PARTIAL_PREFIX: &str = "cubeship-partial-";
+/// Prefix of the name the old asset is moved to while its replacement takes its name.
+const REPLACED_PREFIX: &str = "cubeship-replaced-";
+
+/// Where and how to publish.
+#[derive(Clone, Debug)]
+pub struct GithubConfig {
+    pub owner: String,
+    pub repo: String,
+    pub tag: String,
+    /// The REST API base, e.g. `https://api.github.com` or `https://ghe.example.com/api/v3`.
+    pub api_url: Url,
+    pub token: Secret,
+    /// Which variable the token came from, to name it in error messages.
+    pub token_source: &'static str,
+    /// Create the release when no release has the tag.
+    pub create_release: bool,
+    /// Create it as a draft.
+    pub draft: bool,
+}
+
+/// What preflight learned, kept to explain a failed anonymous download.
+#[derive(Default)]
+struct Known {
+    private: Option<bool>,
+}
+
+pub struct GithubProvider {
+    config: GithubConfig,
+    api: Api,
+    /// Looked up once (and created at most once) even when several uploads run at once.
+    release: tokio::sync::Mutex<Option<Release>>,
+    known: Mutex<Known>,
+}
+
+impl GithubProvider {
+    pub fn new(config: GithubConfig) -> Result<Self> {
+        if !matches!(config.api_url.scheme(), "http" | "https") {
+            return Err(Error::new(
+                ErrorKind::InvalidInput,
+                format!("the GitHub API URL {} is not http(s)", config.api_url),
+            ));
+        }
+        let api = Api::new(
+            config.api_url.clone(),
+            &config.owner,
+            &config.repo,
+            config.token.clone(),
+        )?;
+        Ok(GithubProvider {
+            config,
+            api,
+            release: tokio::sync::Mutex::new(None),
+            known: Mutex::new(Known::default()),
+        })
+    }
+
+    fn full_name(&self) -> String {
+        format!("{}/{}", self.config.owner, self.config.repo)
+    }
+
+    /// The release for the tag; created when `create` and `--create-release` allow it.
+    async fn release(&self, create: bool) -> Result<Option<Release>> {
+        let mut cached = self.release.lock().await;
+        if cached.is_none() {
+            let mut found = self.api.release_by_tag(&self.config.tag).await?;
+            if found.is_none() && create && self.config.create_release {
+                tracing::info!(
+                    "creating release {} in {}",
+                    self.config.tag,
+                    self.full_name()
+                );
+                found = Some(
+                    self.api
+                        .create_release(&self.config.tag, self.config.draft)
+                        .await?,
+                );
+            }
+            *cached = found;
+        }
+        Ok(cached.clone())
+    }
+
+    fn missing_release(&self) -> Error {
+        Error::new(
+            ErrorKind::NotFound,
+            format!(
+                "{} has no release with tag {} (drafts included): create it on GitHub first, or pass --create-release",
+                self.full_name(),
+                self.config.tag
+            ),
+        )
+    }
+
+    async fn find_asset(&self, release: &Release, name: &str) -> Result<Option<ReleaseAsset>> {
+        Ok(self
+            .api
+            .list_assets(release)
+            .await?
+            .into_iter()
+            .find(|a| a.name == name))
+    }
+
+    /// Uploads under `name`. When GitHub says the name is taken (422 already_exists), the asset
+    /// holding it is inspected: a broken one (an interrupted upload leaves it in state
+    /// "open"/starter, serving nothing) or a leftover temporary one is deleted and the upload
+    /// tried again; a complete one with our content means an earlier attempt succeeded though
+    /// its answer was lost.
+    async fn upload_as(
+        &self,
+        release: &Release,
+        name: &str,
+        file: &Asset,
+        progress: &Arc<dyn Progress>,
+    ) -> Result<ReleaseAsset> {
+        let mut cleaned_up = false;
+        loop {
+            let error = match self.api.upload_asset(release, name, file, progress).await {
+                Ok(asset) => return Ok(asset),
+                Err(e) if e.kind == ErrorKind::AlreadyExists && !cleaned_up => e,
+                Err(e) => return Err(e),
+            };
+            match self.find_asset(release, name).await? {
+                Some(taken) if !taken.is_complete() || name.starts_with(PARTIAL_PREFIX) => {
+                    tracing::warn!(
+                        "{name}: deleting a {} asset left by an earlier upload",
+                        if taken.is_complete() {
+                            "temporary"
+                        } else {
+                            "broken (incomplete)"
+                        }
+                    );
+                    self.api.delete_asset(taken.id).await?;
+                    cleaned_up = true;
+                }
+                Some(taken)
+                    if taken.size == file.size
+                        && taken.sha256().is_some_and(|s| s == file.sha256) =>
+                {
+                    return Ok(taken);
+                }
+                // Gone again (a concurrent cleanup): just try once more.
+                None => cleaned_up = true,
+                Some(_) => {
+                    return Err(error.context(format!(
+                        "another asset named {name} appeared in release {} while uploading",
+                        self.config.tag
+                    )));
+                }
+            }
+        }
+    }
+
+    /// Replaces asset `old_id` by `file` so that the old bytes are never lost before the new
+    /// ones hold the name: upload under a temporary name, move the old asset aside, give the
+    /// new one the name, and only then delete the old one. Any failure before the last step
+    /// puts the old asset back under its name.
+    async fn replace(
+        &self,
+        release: &Release,
+        name: &str,
+        old_id: u64,
+        file: &Asset,
+        progress: &Arc<dyn Progress>,
+    ) -> Result<ReleaseAsset> {
+        let partial_name = format!("{PARTIAL_PREFIX}{}-{name}", &file.sha256[..12]);
+        let new = self.upload_as(release, &partial_name, file, progress).await?;
+        let aside_name = format!("{REPLACED_PREFIX}{old_id}-{name}");
+        if let Err(e) = self.api.rename_asset(old_id, &aside_name).await {
+            self.delete_quietly(new.id, &partial_name).await;
+            return Err(e.context(format!("replacing {name}: the old asset is unchanged")));
+        }
+        match self.api.rename_asset(new.id, name).await {
+            Ok(renamed) => {
+                if let Err(e) = self.api.delete_asset(old_id).await {
+                    tracing::warn!(
+                        "{name} was replaced, but the old copy {aside_name} could not be deleted ({e}); delete it on GitHub"
+                    );
+                }
+                Ok(renamed)
+            }
+            Err(e) => {
+                let outcome = match self.api.rename_asset(old_id, name).await {
+                    Ok(_) => "the old asset is back in place".to_string(),
+                    Err(restore) => format!(
+                        "the old asset could not be renamed back ({restore}); it is in the release as {aside_name}: rename it to {name} on GitHub"
+                    ),
+                };
+                self.delete_quietly(new.id, &partial_name).await;
+                Err(e.context(format!("replacing {name}: {outcome}")))
+            }
+        }
+    }
+
+    async fn delete_quietly(&self, id: u64, name: &str) {
+        if let Err(e) = self.api.delete_asset(id).await {
+            tracing::warn!("could not delete the temporary asset {name} ({e}); delete it on GitHub");
+        }
+    }
+
+    /// The sha256 of an asset GitHub recorded no digest for (older assets, GitHub Enterprise
+    /// Server), by downloading it through the API with the token.
+    async fn hash_by_download(&self, asset: &ReleaseAsset) -> Result<Option<String>> {
+        match download_sha256(self.api.download_client(), &asset.url).await? {
+            Download::Ok { sha256, .. } => Ok(Some(sha256)),
+            Download::Status(status) => {
+                tracing::warn!(
+                    "cannot download {} to compare it (HTTP {status})",
+                    asset.name
+                );
+                Ok(None)
+            }
+        }
+    }
+
+    /// The web origin serving downloads: `github.com` for `api.github.com`, the server itself
+    /// for GitHub Enterprise Server (`https://HOST/api/v3`).
+    fn web_base(&self) -> Url {
+        let api = &self.config.api_url;
+        if api.host_str() == Some("api.github.com") {
+            return Url::parse("https://github.com/").expect("valid URL");
+        }
+        let mut base = api.clone();
+        let path = base.path().trim_end_matches('/');
+        let path = path.strip_suffix("/api/v3").unwrap_or("").to_string();
+        base.set_path(&format!("{path}/"));
+        base.set_query(None);
+        base
+    }
+}
+
+#[async_trait]
+impl Provider for GithubProvider {
+    fn kind(&self) -> &'static str {
+        "github"
+    }
+
+    fn describe(&self) -> String {
+        format!("github://{}/{}", self.full_name(), self.config.tag)
+    }
+
+    fn capabilities(&self) -> Capabilities {
+        Capabilities {
+            max_object_size: Some(MAX_ASSET_SIZE),
+            flat_names: true,
+        }
+    }
+
+    async fn preflight(&self) -> Result<()> {
+        let token_source = self.config.token_source;
+        let found = self.api.repository().await.map_err(|e| match e.kind {
+            ErrorKind::Unauthenticated => e.context(format!(
+                "GitHub rejected the token in {token_source}; make a new one (fine-grained: Contents read and write)"
+            )),
+            _ => e,
+        })?;
+        let Some((repository, scopes)) = found else {
+            return Err(Error::new(
+                ErrorKind::NotFound,
+                format!(
+                    "repository {} not found, or the token in {token_source} cannot see it \
+                     (a fine-grained token must list this repository)",
+                    self.full_name()
+                ),
+            ));
+        };
+        self.known.lock().expect("not poisoned").private = Some(repository.private);
+        // Classic tokens announce their scopes; fine-grained ones do not (their permissions
+        // show in `permissions.push` below).
+        if let Some(scopes) = scopes {
+            let has = |s: &str| scopes.iter().any(|x| x == s);
+            let enough = has("repo") || (!repository.private && has("public_repo"));
+            if !enough {
+                let needed = if repository.private {
+                    "repo"
+                } else {
+                    "public_repo (or repo)"
+                };
+                return Err(Error::new(
+                    ErrorKind::PermissionDenied,
+                    format!(
+                        "the classic token in {token_source} has scopes [{}] but uploading to {} needs the scope {needed}",
+                        scopes.join(", "),
+                        repository.full_name
+                    ),
+                ));
+            }
+        }
+        if let Some(permissions) = &repository.permissions
+            && !permissions.push
+        {
+            return Err(Error::new(
+                ErrorKind::PermissionDenied,
+                format!(
+                    "the token in {token_source} cannot write to {}: give a fine-grained token the \
+                     repository permission Contents: read and write (classic tokens: scope repo or public_repo)",
+                    repository.full_name
+                ),
+            ));
+        }
+        if self.release(false).await?.is_none() && !self.config.create_release {
+            return Err(self.missing_release());
+        }
+        Ok(())
+    }
+
+    async fn head(&self, key: &ObjectKey) -> Result<Option<RemoteObject>> {
+        let Some(release) = self.release(false).await? else {
+            return Ok(None);
+        };
+        let name = asset_name(key);
+        let Some(asset) = self.find_asset(&release, &name).await? else {
+            return Ok(None);
+        };
+        // A broken asset serves nothing and holds no registered URL: the upload deletes it.
+        if !asset.is_complete() {
+            return Ok(None);
+        }
+        let sha256 = match asset.sha256() {
+            Some(sha256) => Some(sha256),
+            None => self.hash_by_download(&asset).await?,
+        };
+        Ok(Some(RemoteObject {
+            size: asset.size,
+            sha256,
+            url: Some(asset.browser_download_url.clone()),
+            id: Some(asset.id.to_string()),
+        }))
+    }
+
+    async fn upload(&self, request: &UploadRequest<'_>) -> Result<Uploaded> {
+        let release = self
+            .release(true)
+            .await?
+            .ok_or_else(|| self.missing_release())?;
+        let name = asset_name(request.key);
+        let old_id = request
+            .existing
+            .and_then(|e| e.id.as_deref())
+            .and_then(|id| id.parse::<u64>().ok());
+        let asset = match old_id {
+            Some(old_id) => {
+                self.replace(&release, &name, old_id, request.asset, &request.progress)
+                    .await?
+            }
+            None => {
+                self.upload_as(&release, &name, request.asset, &request.progress)
+                    .await?
+            }
+        };
+        if asset.name != name {
+            tracing::warn!(
+                "GitHub stored {name} as {} (it renames unusual characters)",
+                asset.name
+            );
+        }
+        Ok(Uploaded {
+            url: asset.browser_download_url,
+        })
+    }
+
+    fn public_url(&self, key: &ObjectKey) -> Result<Url> {
+        let mut url = self.web_base();
+        url.path_segments_mut()
+            .map_err(|()| Error::new(ErrorKind::InvalidInput, "bad GitHub API URL"))?
+            .pop_if_empty()
+            .extend([
+                self.config.owner.as_str(),
+                self.config.repo.as_str(),
+                "releases",
+                "download",
+                self.config.tag.as_str(),
+                asset_name(key).as_str(),
+            ]);
+        Ok(url)
+    }
+
+    fn diagnose_not_public(&self, _key: &ObjectKey, status: u16) -> Option<String> {
+        if !matches!(status, 401 | 403 | 404) {
+            return None;
+        }
+        let private = self.known.lock().expect("not poisoned").private;
+        let draft = self
+            .release
+            .try_lock()
+            .ok()
+            .and_then(|r| r.as_ref().map(|r| r.draft));
+        Some(if private == Some(true) {
+            format!(
+                "{} is a private repository, so its release assets need a token to download. \
+                 MedPerf downloads anonymously: make the repository public or use another provider (S3, GCS, HTTP); see docs/providers/github.md",
+                self.full_name()
+            )
+        } else if draft == Some(true) {
+            format!(
+                "release {} is a draft: its assets are not public until it is published. \
+                 Publish it on GitHub, then run `cubeship verify` on the report",
+                self.config.tag
+            )
+        } else {
+            "MedPerf downloads anonymously: the repository must be public and the release published; see docs/providers/github.md".to_string()
+        })
+    }
+}
+
+/// Asset names are flat; publish already flattens keys, this keeps any caller safe.
+fn asset_name(key: &ObjectKey) -> String {
+    key.flattened("-")
+}
