@@ -29,6 +29,7 @@ Test-only admin endpoints (no auth):
                         `rate_limit_reset_in` answers like GitHub's primary rate limit (403,
                         x-ratelimit-remaining: 0, x-ratelimit-reset: now + N); `leave_starter` on
                         an upload leaves the asset behind in state "starter", as GitHub's 502 may.
+  POST /_fake/clear_faults                          drops every queued fault
   POST /_fake/release   {"owner","repo","tag","draft"}   creates a release directly
   POST /_fake/asset     {"owner","repo","tag","name","content","state","digest": false}
   GET  /_fake/state     every release with its assets (JSON)
@@ -468,6 +469,9 @@ class Handler(BaseHTTPRequestHandler):
             if path == "/_fake/fault" and self.command == "POST":
                 body.setdefault("times", 1)
                 state["faults"].append(body)
+                return self.send(204, None)
+            if path == "/_fake/clear_faults" and self.command == "POST":
+                state["faults"].clear()
                 return self.send(204, None)
             if path == "/_fake/release" and self.command == "POST":
                 release = {"id": next_id(), "owner": body["owner"], "repo": body["repo"], "tag": body["tag"], "draft": bool(body.get("draft")), "assets": []}
