@@ -4,5 +4,6 @@
 
 mod support;
 
+mod github;
 mod package;
 mod publish_dir;
