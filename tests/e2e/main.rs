@@ -5,5 +5,6 @@
 mod support;
 
 mod github;
+mod gcs;
 mod package;
 mod publish_dir;
