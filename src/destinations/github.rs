@@ -60,10 +60,10 @@ pub async fn build(
         {
             provider(owner, repo, tag.trim_matches('/'), args)
         }
-        _ => Err(
-            InputError::new(format!("--to github://{spec}: expected github://OWNER/REPO/TAG"))
-                .hint("name the repository and the release tag, as in --to github://my-org/my-model/v1.0"),
-        ),
+        _ => Err(InputError::new(format!(
+            "--to github://{spec}: expected github://OWNER/REPO/TAG"
+        ))
+        .hint("name the repository and the release tag, as in --to github://my-org/my-model/v1.0")),
     }
 }
 

@@ -64,7 +64,11 @@ impl FakeGithub {
                 .send()
                 .await
                 .expect("admin request");
-            assert!(response.status().is_success(), "{url}: {}", response.status());
+            assert!(
+                response.status().is_success(),
+                "{url}: {}",
+                response.status()
+            );
         });
     }
 
@@ -223,7 +227,11 @@ fn other_content_is_refused_without_overwrite_and_replaced_safely_with_it() {
     replaced.assert_code(0);
     let report = replaced.json();
     assert_eq!(statuses(&report), ["uploaded"]);
-    assert_eq!(only_url(&report), url, "the URL MedPerf may hold stays the same");
+    assert_eq!(
+        only_url(&report),
+        url,
+        "the URL MedPerf may hold stays the same"
+    );
     let (status, body) = http_get(&url);
     assert_eq!(status, 200);
     assert_eq!(sha256_hex(&body), new_sha);
@@ -310,7 +318,11 @@ fn rate_limits_are_waited_out() {
     );
     let log = github.log();
     let limited = log.iter().position(|e| e.2 == 429).expect("429 served");
-    assert_eq!(log[limited + 1].1, log[limited].1, "the same request is retried");
+    assert_eq!(
+        log[limited + 1].1,
+        log[limited].1,
+        "the same request is retried"
+    );
     assert!(log[limited + 1].3 - log[limited].3 >= 0.9, "{log:?}");
 }
 
@@ -365,9 +377,21 @@ fn bad_or_insufficient_tokens_are_configuration_errors_that_never_print_the_toke
     let file = write_file(temp.path(), "model.bin", b"weights");
     let secret = "ghp_this_token_is_wrong_1234567890";
     let cases: [(&str, Option<&str>, &[&str]); 4] = [
-        ("GITHUB_TOKEN", Some(secret), &["Bad credentials", "GITHUB_TOKEN"]),
-        ("GH_TOKEN", Some("ghp_classic_without_repo_scope"), &["public_repo", "GH_TOKEN"]),
-        ("GH_TOKEN", Some("github_pat_read_only"), &["Contents: read and write"]),
+        (
+            "GITHUB_TOKEN",
+            Some(secret),
+            &["Bad credentials", "GITHUB_TOKEN"],
+        ),
+        (
+            "GH_TOKEN",
+            Some("ghp_classic_without_repo_scope"),
+            &["public_repo", "GH_TOKEN"],
+        ),
+        (
+            "GH_TOKEN",
+            Some("github_pat_read_only"),
+            &["Contents: read and write"],
+        ),
         ("GITHUB_TOKEN", None, &["GITHUB_TOKEN", "GH_TOKEN"]),
     ];
     for (variable, token, expected) in cases {
@@ -376,10 +400,13 @@ fn bad_or_insufficient_tokens_are_configuration_errors_that_never_print_the_toke
         if let Some(token) = token {
             command.env(variable, token);
         }
-        let run = run(command
-            .args(["github", "upload"])
-            .arg(&file)
-            .args(["--repo", "o/r", "--tag", "v1", "--create-release"]));
+        let run = run(command.args(["github", "upload"]).arg(&file).args([
+            "--repo",
+            "o/r",
+            "--tag",
+            "v1",
+            "--create-release",
+        ]));
         run.assert_code(2);
         for text in expected {
             assert!(run.stderr.contains(text), "{text} in {}", run.stderr);

@@ -89,8 +89,8 @@ pub struct Api {
 
 fn auth_headers(token: &Secret, accept: &'static str) -> Result<HeaderMap> {
     let mut headers = HeaderMap::new();
-    let mut authorization = HeaderValue::from_str(&format!("Bearer {}", token.expose()))
-        .map_err(|_| {
+    let mut authorization =
+        HeaderValue::from_str(&format!("Bearer {}", token.expose())).map_err(|_| {
             Error::new(
                 ErrorKind::InvalidInput,
                 "the GitHub token holds characters that cannot go in an HTTP header",
@@ -99,7 +99,10 @@ fn auth_headers(token: &Secret, accept: &'static str) -> Result<HeaderMap> {
     authorization.set_sensitive(true);
     headers.insert(header::AUTHORIZATION, authorization);
     headers.insert(header::ACCEPT, HeaderValue::from_static(accept));
-    headers.insert("x-github-api-version", HeaderValue::from_static(API_VERSION));
+    headers.insert(
+        "x-github-api-version",
+        HeaderValue::from_static(API_VERSION),
+    );
     Ok(headers)
 }
 
@@ -150,10 +153,7 @@ impl Api {
     ) -> Result<Option<Response>> {
         self.retry
             .run(what, |_| async {
-                let response = build()
-                    .send()
-                    .await
-                    .map_err(|e| transport_error(e, what))?;
+                let response = build().send().await.map_err(|e| transport_error(e, what))?;
                 let status = response.status();
                 if status.is_success() {
                     Ok(Some(response))
@@ -184,7 +184,10 @@ impl Api {
     }
 
     async fn get_json<T: DeserializeOwned>(&self, what: &str, url: Url) -> Result<Option<T>> {
-        match self.send(what, true, || self.client.get(url.clone())).await? {
+        match self
+            .send(what, true, || self.client.get(url.clone()))
+            .await?
+        {
             Some(response) => Ok(Some(Self::json(response, what).await?)),
             None => Ok(None),
         }

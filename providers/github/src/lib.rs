@@ -188,7 +188,9 @@ impl GithubProvider {
         progress: &Arc<dyn Progress>,
     ) -> Result<ReleaseAsset> {
         let partial_name = format!("{PARTIAL_PREFIX}{}-{name}", &file.sha256[..12]);
-        let new = self.upload_as(release, &partial_name, file, progress).await?;
+        let new = self
+            .upload_as(release, &partial_name, file, progress)
+            .await?;
         let aside_name = format!("{REPLACED_PREFIX}{old_id}-{name}");
         if let Err(e) = self.api.rename_asset(old_id, &aside_name).await {
             self.delete_quietly(new.id, &partial_name).await;
@@ -218,7 +220,9 @@ impl GithubProvider {
 
     async fn delete_quietly(&self, id: u64, name: &str) {
         if let Err(e) = self.api.delete_asset(id).await {
-            tracing::warn!("could not delete the temporary asset {name} ({e}); delete it on GitHub");
+            tracing::warn!(
+                "could not delete the temporary asset {name} ({e}); delete it on GitHub"
+            );
         }
     }
 
@@ -322,8 +326,22 @@ impl Provider for GithubProvider {
                 ),
             ));
         }
-        if self.release(false).await?.is_none() && !self.config.create_release {
+        let release = self.release(false).await?;
+        if release.is_none() && !self.config.create_release {
             return Err(self.missing_release());
+        }
+        // Said now rather than after the upload, when verification fails.
+        if repository.private {
+            tracing::warn!(
+                "{} is private: MedPerf downloads anonymously and cannot read its release assets; make it public or use another provider",
+                repository.full_name
+            );
+        }
+        if release.map_or(self.config.draft, |r| r.draft) {
+            tracing::warn!(
+                "release {} is a draft: its assets are not public until it is published on GitHub",
+                self.config.tag
+            );
         }
         Ok(())
     }
