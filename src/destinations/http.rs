@@ -1,37 +1,101 @@
-//! Command-line options and construction of the http provider (not yet implemented).
+//! Command-line options of the HTTP PUT destination (`--to https://…`, `cubeship http upload`)
+//! and their translation, checked before anything is sent, into a configured provider.
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use clap::{Args, Subcommand};
+use cubeship_http::{ConfigError, HttpConfig, HttpOptions, HttpProvider};
 
 use crate::cli::GlobalArgs;
 use crate::error::InputError;
+use crate::publish::Target;
 
 #[derive(Args, Debug, Clone, Default)]
-pub struct HttpArgs {}
+pub struct HttpArgs {
+    /// http(s) destinations: the base URL anonymous clients GET from, when reads are served
+    /// elsewhere than PUTs [default: the PUT URL]
+    #[arg(long, value_name = "URL")]
+    pub get_url: Option<String>,
+    /// http(s) destinations: an extra request header, repeatable: 'Name: value', or
+    /// 'Name: env:VAR' to send the value of $VAR (required for credentials)
+    #[arg(long = "header", value_name = "NAME: VALUE")]
+    pub headers: Vec<String>,
+    /// http(s) destinations: allow cleartext http:// to a host other than loopback
+    #[arg(long)]
+    pub allow_http: bool,
+}
 
 #[derive(Subcommand, Debug)]
 pub enum HttpCommand {
-    /// Upload files as they are and print their URLs and hashes.
+    /// Upload files as they are with HTTP PUT and print their URLs and hashes.
     Upload {
         #[command(flatten)]
         upload: super::UploadSettings,
+        /// The folder URL files are PUT under (each as <URL>/<file name>), or one presigned
+        /// object URL (with its ?query) for a single FILE; env:VAR reads it from $VAR
+        #[arg(long, value_name = "URL")]
+        url: String,
+        #[command(flatten)]
+        http: HttpArgs,
     },
 }
 
+/// Set once an http(s) destination took `--get-url`: one GET base cannot serve two servers.
+static GET_URL_TAKEN: AtomicBool = AtomicBool::new(false);
+
 pub async fn build(
     spec: &str,
-    _args: &HttpArgs,
+    args: &HttpArgs,
 ) -> Result<Arc<dyn cubeship_provider::Provider>, InputError> {
-    Err(InputError::new(format!(
-        "{spec}: the http provider is not available yet"
-    )))
+    if args.get_url.is_some() && GET_URL_TAKEN.swap(true, Ordering::SeqCst) {
+        return Err(InputError::new(
+            "--get-url applies to one http(s) destination, but several --to http(s) URLs were given",
+        )
+        .hint("publish to each HTTP server in its own run, each with its own --get-url"));
+    }
+    let options = HttpOptions {
+        url: spec.to_string(),
+        url_option: "--to",
+        get_url: args.get_url.clone(),
+        headers: args.headers.clone(),
+        allow_http: args.allow_http,
+        single_object: false,
+    };
+    Ok(Arc::new(provider(&options)?))
 }
 
-pub async fn run(command: HttpCommand, _global: &GlobalArgs) -> anyhow::Result<u8> {
+fn provider(options: &HttpOptions) -> Result<HttpProvider, InputError> {
+    let config =
+        HttpConfig::from_options(options, &|name| std::env::var(name).ok()).map_err(input_error)?;
+    HttpProvider::new(config).map_err(|e| InputError::new(e.to_string()))
+}
+
+fn input_error(error: ConfigError) -> InputError {
+    let input = InputError::new(error.message);
+    match error.hint {
+        Some(hint) => input.hint(hint),
+        None => input,
+    }
+}
+
+pub async fn run(command: HttpCommand, global: &GlobalArgs) -> anyhow::Result<u8> {
     match command {
-        HttpCommand::Upload { .. } => {
-            Err(InputError::new("the http provider is not available yet").into())
+        HttpCommand::Upload { upload, url, http } => {
+            let options = HttpOptions {
+                url,
+                url_option: "--url",
+                get_url: http.get_url,
+                headers: http.headers,
+                allow_http: http.allow_http,
+                single_object: upload.files.len() == 1,
+            };
+            let provider = provider(&options)?;
+            let target = Target {
+                spec: cubeship_provider::Provider::describe(&provider),
+                provider: Arc::new(provider),
+            };
+            super::run_upload(target, &upload, global).await
         }
     }
 }

@@ -4,7 +4,8 @@
 
 mod support;
 
-mod github;
 mod gcs;
+mod github;
+mod http;
 mod package;
 mod publish_dir;
