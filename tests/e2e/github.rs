@@ -368,6 +368,21 @@ fn an_asset_without_a_digest_is_compared_by_downloading_it() {
     run.assert_code(0);
     assert_eq!(statuses(&run.json()), ["unchanged"]);
     assert!(github.uploads().is_empty());
+    let asset_downloads = || {
+        github
+            .log()
+            .iter()
+            .filter(|e| e.0 == "GET" && e.1.contains("/releases/assets/"))
+            .count()
+    };
+    assert_eq!(asset_downloads(), 1);
+
+    // Another size is other content: refused without downloading anything.
+    std::fs::write(&file, b"a longer, different asset").unwrap();
+    let run = github.upload(&file, "o/r", "v1", &[]);
+    run.assert_code(1);
+    assert!(upload_error(&run.json()).contains("--overwrite"));
+    assert_eq!(asset_downloads(), 1);
 }
 
 #[test]

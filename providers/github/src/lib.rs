@@ -241,6 +241,37 @@ impl GithubProvider {
         }
     }
 
+    /// The complete asset under `key`. Without a digest from GitHub its sha256 is learned by
+    /// downloading it, skipped when its size already differs from `expected_size`.
+    async fn find_remote(
+        &self,
+        key: &ObjectKey,
+        expected_size: Option<u64>,
+    ) -> Result<Option<RemoteObject>> {
+        let Some(release) = self.release(false).await? else {
+            return Ok(None);
+        };
+        let name = asset_name(key);
+        let Some(asset) = self.find_asset(&release, &name).await? else {
+            return Ok(None);
+        };
+        // A broken asset serves nothing and holds no registered URL: the upload deletes it.
+        if !asset.is_complete() {
+            return Ok(None);
+        }
+        let sha256 = match asset.sha256() {
+            Some(sha256) => Some(sha256),
+            None if expected_size.is_some_and(|size| size != asset.size) => None,
+            None => self.hash_by_download(&asset).await?,
+        };
+        Ok(Some(RemoteObject {
+            size: asset.size,
+            sha256,
+            url: Some(asset.browser_download_url.clone()),
+            id: Some(asset.id.to_string()),
+        }))
+    }
+
     /// The web origin serving downloads: `github.com` for `api.github.com`, the server itself
     /// for GitHub Enterprise Server (`https://HOST/api/v3`).
     fn web_base(&self) -> Url {
@@ -347,27 +378,15 @@ impl Provider for GithubProvider {
     }
 
     async fn head(&self, key: &ObjectKey) -> Result<Option<RemoteObject>> {
-        let Some(release) = self.release(false).await? else {
-            return Ok(None);
-        };
-        let name = asset_name(key);
-        let Some(asset) = self.find_asset(&release, &name).await? else {
-            return Ok(None);
-        };
-        // A broken asset serves nothing and holds no registered URL: the upload deletes it.
-        if !asset.is_complete() {
-            return Ok(None);
-        }
-        let sha256 = match asset.sha256() {
-            Some(sha256) => Some(sha256),
-            None => self.hash_by_download(&asset).await?,
-        };
-        Ok(Some(RemoteObject {
-            size: asset.size,
-            sha256,
-            url: Some(asset.browser_download_url.clone()),
-            id: Some(asset.id.to_string()),
-        }))
+        self.find_remote(key, None).await
+    }
+
+    async fn head_expecting(
+        &self,
+        key: &ObjectKey,
+        expected: &Asset,
+    ) -> Result<Option<RemoteObject>> {
+        self.find_remote(key, Some(expected.size)).await
     }
 
     async fn upload(&self, request: &UploadRequest<'_>) -> Result<Uploaded> {
@@ -448,4 +467,50 @@ impl Provider for GithubProvider {
 /// Asset names are flat; publish already flattens keys, this keeps any caller safe.
 fn asset_name(key: &ObjectKey) -> String {
     key.flattened("-")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn provider(api_url: &str) -> GithubProvider {
+        GithubProvider::new(GithubConfig {
+            owner: "o".into(),
+            repo: "r".into(),
+            tag: "models/v1".into(),
+            api_url: Url::parse(api_url).unwrap(),
+            token: Secret::new("t"),
+            token_source: "GITHUB_TOKEN",
+            create_release: false,
+            draft: false,
+        })
+        .unwrap()
+    }
+
+    #[test]
+    fn public_urls_point_at_the_web_host_of_the_api() {
+        let key = ObjectKey::from_parts(["cube-mlcube.yaml"]);
+        assert_eq!(
+            provider("https://api.github.com")
+                .public_url(&key)
+                .unwrap()
+                .as_str(),
+            "https://github.com/o/r/releases/download/models%2Fv1/cube-mlcube.yaml"
+        );
+        assert_eq!(
+            provider("https://ghe.example.com/api/v3/")
+                .public_url(&key)
+                .unwrap()
+                .as_str(),
+            "https://ghe.example.com/o/r/releases/download/models%2Fv1/cube-mlcube.yaml"
+        );
+    }
+
+    #[test]
+    fn assets_are_limited_to_under_2_gib_with_flat_names() {
+        let capabilities = provider("https://api.github.com").capabilities();
+        assert_eq!(capabilities.max_object_size, Some(2 << 30));
+        assert!(capabilities.flat_names);
+        assert_eq!(asset_name(&ObjectKey::from_parts(["a/b.txt"])), "a-b.txt");
+    }
 }
