@@ -16,6 +16,8 @@ use url::Url;
 const API_VERSION: &str = "2022-11-28";
 /// GitHub's largest page; fewer round trips for releases with many assets.
 const PAGE_SIZE: usize = 100;
+/// GitHub's advice for a secondary rate limit without Retry-After: wait at least a minute.
+const SECONDARY_RATE_LIMIT_WAIT: std::time::Duration = std::time::Duration::from_secs(60);
 /// A repository with more releases than this is searched by tag only (drafts beyond it are
 /// not found), so that a lookup never walks an unbounded history.
 const MAX_RELEASE_PAGES: usize = 10;
@@ -72,6 +74,27 @@ impl ReleaseAsset {
             .and_then(|d| d.strip_prefix("sha256:"))
             .map(str::to_ascii_lowercase)
     }
+}
+
+/// GitHub's answers that the shared status mapping cannot tell apart by status alone.
+fn refine(mut error: Error) -> Error {
+    if error.status == Some(422) && error.message.contains("already_exists") {
+        error.kind = ErrorKind::AlreadyExists;
+    }
+    // A secondary rate limit may come as a bare 403; GitHub asks to wait at least a minute
+    // when it sends no Retry-After.
+    if error.status == Some(403)
+        && error.kind != ErrorKind::RateLimited
+        && error
+            .message
+            .to_ascii_lowercase()
+            .contains("secondary rate limit")
+    {
+        error.kind = ErrorKind::RateLimited;
+        error.retryable = true;
+        error.retry_after = Some(SECONDARY_RATE_LIMIT_WAIT);
+    }
+    error
 }
 
 /// A GitHub API client bound to one repository and one token.
@@ -168,10 +191,8 @@ impl Api {
 
     /// Refines the shared classification with what GitHub's body says, and strips the token in
     /// case a proxy echoed it.
-    fn classify(&self, mut error: Error) -> Error {
-        if error.status == Some(422) && error.message.contains("already_exists") {
-            error.kind = ErrorKind::AlreadyExists;
-        }
+    fn classify(&self, error: Error) -> Error {
+        let mut error = refine(error);
         error.message = redact(&error.message, &[&self.token]);
         error
     }
@@ -349,5 +370,43 @@ impl Api {
         })
         .await?;
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn github_specific_answers_get_their_kinds() {
+        let taken = refine(Error::from_status(
+            422,
+            r#"HTTP 422: {"message":"Validation Failed","errors":[{"code":"already_exists"}]}"#,
+        ));
+        assert_eq!(taken.kind, ErrorKind::AlreadyExists);
+        let invalid = refine(Error::from_status(422, "HTTP 422: size invalid"));
+        assert_eq!(invalid.kind, ErrorKind::InvalidInput);
+        let secondary = refine(Error::from_status(
+            403,
+            "HTTP 403: You have exceeded a secondary rate limit",
+        ));
+        assert!(secondary.retryable);
+        assert_eq!(secondary.retry_after, Some(SECONDARY_RATE_LIMIT_WAIT));
+        let denied = refine(Error::from_status(403, "HTTP 403: Resource not accessible"));
+        assert_eq!(denied.kind, ErrorKind::PermissionDenied);
+        assert!(!denied.retryable);
+    }
+
+    #[test]
+    fn the_digest_gives_the_sha256() {
+        let asset: ReleaseAsset = serde_json::from_value(serde_json::json!({
+            "id": 1, "name": "a", "state": "uploaded", "size": 3,
+            "digest": "sha256:ABCDEF",
+            "browser_download_url": "https://github.com/o/r/releases/download/v1/a",
+            "url": "https://api.github.com/repos/o/r/releases/assets/1"
+        }))
+        .unwrap();
+        assert_eq!(asset.sha256().as_deref(), Some("abcdef"));
+        assert!(asset.is_complete());
     }
 }
