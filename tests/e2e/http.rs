@@ -721,3 +721,58 @@ fn http_a_300_mib_component_round_trips_with_flat_memory() {
     );
     eprintln!("refused 300 MiB PUT took {:?}", start.elapsed());
 }
+
+#[test]
+fn http_upload_to_a_presigned_style_url_puts_that_object_and_hides_its_query() {
+    let nginx = Nginx::start();
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("local-name.bin");
+    write_random_file(&file, 5_000, 9);
+    let signature = "Sig-0123456789abcdef";
+    let presigned = nginx.url(&format!(
+        "cubes/signed/object.bin?X-Signature={signature}&X-Expires=600"
+    ));
+    let mut env = credentials().to_vec();
+    env.push(("CUBESHIP_TEST_PUT_URL", presigned.as_str()));
+    let run = cubeship_with(
+        &env,
+        [
+            "--json".to_string(),
+            "http".into(),
+            "upload".into(),
+            file.display().to_string(),
+            "--url".into(),
+            "env:CUBESHIP_TEST_PUT_URL".into(),
+        ],
+    );
+    run.assert_code(0);
+    assert_no_secret(&run, signature);
+    let report = run.json();
+    assert_eq!(
+        report["components"][0]["uploads"][0]["url"],
+        nginx.url("cubes/signed/object.bin")
+    );
+    assert!(
+        report["components"][0]["uploads"][0]["destination"]
+            .as_str()
+            .unwrap()
+            .ends_with("object.bin?…")
+    );
+    assert_urls_serve_their_hashes(&report);
+
+    // One presigned URL cannot take two files.
+    let two = cubeship_with(
+        &env,
+        [
+            "http".to_string(),
+            "upload".into(),
+            file.display().to_string(),
+            file.display().to_string(),
+            "--url".into(),
+            "env:CUBESHIP_TEST_PUT_URL".into(),
+        ],
+    );
+    two.assert_code(2);
+    assert_no_secret(&two, signature);
+    assert!(two.stderr.contains("names one object"), "{}", two.stderr);
+}

@@ -626,6 +626,18 @@ mod tests {
     }
 
     #[test]
+    fn the_provider_page_documents_every_variable() {
+        let page = include_str!("../../../docs/providers/http.md");
+        for option in ENV_OPTIONS {
+            assert!(
+                page.contains(option.name),
+                "docs/providers/http.md misses {}",
+                option.name
+            );
+        }
+    }
+
+    #[test]
     fn display_url_hides_queries() {
         let url = Url::parse("https://h.example/a?sig=abc").unwrap();
         assert_eq!(display_url(&url), "https://h.example/a?…");
