@@ -6,3 +6,4 @@ mod support;
 
 mod package;
 mod publish_dir;
+mod s3;
