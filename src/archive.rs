@@ -623,6 +623,32 @@ mod tests {
         assert!(gunzip(&gz).is_empty());
     }
 
+    fn archive_after(change: impl FnOnce(&Path)) -> Result<Digests, InputError> {
+        let dir = tempfile::tempdir().unwrap();
+        let source = dir.path().join("src");
+        std::fs::create_dir(&source).unwrap();
+        std::fs::write(source.join("weights.bin"), vec![7u8; 100_000]).unwrap();
+        let entries = collect_entries(&source).unwrap();
+        change(&source.join("weights.bin"));
+        write_tar_gz(
+            &entries,
+            &dir.path().join("out.tar.gz"),
+            ArchiveOptions::default(),
+        )
+    }
+
+    #[test]
+    fn a_file_that_changes_size_while_packaging_is_refused() {
+        let grew = archive_after(|file| {
+            let mut f = std::fs::OpenOptions::new().append(true).open(file).unwrap();
+            f.write_all(b"more").unwrap();
+        });
+        assert!(grew.unwrap_err().message.contains("changed size"));
+        let shrank = archive_after(|file| std::fs::write(file, b"short").unwrap());
+        assert!(shrank.unwrap_err().message.contains("shrank"));
+        assert!(archive_after(|_| {}).is_ok());
+    }
+
     #[test]
     fn links_that_leave_the_folder_are_refused() {
         let ok = check_link_stays_inside(Path::new("/r/a/l"), Path::new("a/l"), Path::new("../b"));

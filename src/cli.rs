@@ -213,6 +213,7 @@ async fn dispatch(cli: Cli) -> anyhow::Result<u8> {
             Ok(exit::OK)
         }
         Command::Publish(args) => {
+            publish::validate_key_template(args.publish.key_template.as_deref())?;
             let targets =
                 destinations::build_all(&args.publish.to, &args.publish.destinations).await?;
             let manifest = package::Manifest::load(&args.deploy_dir)?;
@@ -229,6 +230,7 @@ async fn dispatch(cli: Cli) -> anyhow::Result<u8> {
         }
         Command::PackageAndPublish(args) => {
             let cube = load_cube(&args.cube, &global)?;
+            publish::validate_key_template(args.publish.key_template.as_deref())?;
             let targets =
                 destinations::build_all(&args.publish.to, &args.publish.destinations).await?;
             let options = publish_options(&args.publish, &global);

@@ -36,7 +36,7 @@ pub fn init_logging(global: &GlobalArgs) {
     };
     let filter = tracing_subscriber::EnvFilter::try_from_env("CUBESHIP_LOG").unwrap_or_else(|_| {
         tracing_subscriber::EnvFilter::new(format!(
-            "{level},aws_config=warn,aws_smithy_runtime=warn,hyper=warn,reqwest=warn"
+            "{level},aws_config=error,aws_smithy_runtime=warn,hyper=warn,reqwest=warn"
         ))
     });
     let _ = tracing_subscriber::fmt()

@@ -152,6 +152,26 @@ pub fn render_key(template: &str, name: &str, item: &Item) -> Result<ObjectKey, 
     Ok(key)
 }
 
+/// Checks a `--key-template` before anything runs, with a stand-in item.
+pub fn validate_key_template(template: Option<&str>) -> Result<(), InputError> {
+    let Some(template) = template else {
+        return Ok(());
+    };
+    let probe = Item {
+        role: Some(Role::Parameters),
+        file: "parameters.yaml".into(),
+        asset: Asset {
+            path: PathBuf::new(),
+            size: 0,
+            sha256: "0".repeat(64),
+            sha1: "0".repeat(40),
+            crc32c: 0,
+            content_type: "application/yaml",
+        },
+    };
+    render_key(template, "cube", &probe).map(|_| ())
+}
+
 /// Checks every destination (credentials, bucket, release) at once, before anything is packaged
 /// or uploaded. Any failure is a configuration error (exit 2).
 pub async fn preflight(targets: &[Target]) -> Result<(), InputError> {

@@ -9,3 +9,4 @@ mod github;
 mod http;
 mod package;
 mod publish_dir;
+mod s3;

@@ -293,7 +293,8 @@ impl S3Provider {
                 self.config
                     .retry
                     .run(&what, |_| async {
-                        self.client
+                        let answer = self
+                            .client
                             .complete_multipart_upload()
                             .bucket(&self.config.bucket)
                             .key(key)
@@ -304,9 +305,19 @@ impl S3Provider {
                                     .build(),
                             )
                             .send()
-                            .await
-                            .map(|_| ())
-                            .map_err(|e| map_error(e, &what))
+                            .await;
+                        match answer {
+                            Ok(_) => Ok(()),
+                            // Some servers (moto 5) answer 200 with a body the SDK cannot parse
+                            // (`CompleteMultipartUploadResponse`): trust the object, not the XML.
+                            Err(e)
+                                if e.raw_response().map(|r| r.status().as_u16()) == Some(200)
+                                    && self.holds(key, asset).await =>
+                            {
+                                Ok(())
+                            }
+                            Err(e) => Err(map_error(e, &what)),
+                        }
                     })
                     .await
             }
@@ -396,6 +407,28 @@ impl S3Provider {
         Ok(parts)
     }
 
+    /// Whether `key` holds `asset` (size and recorded sha256), after an ambiguous answer.
+    async fn holds(&self, key: &str, asset: &Asset) -> bool {
+        match self
+            .client
+            .head_object()
+            .bucket(&self.config.bucket)
+            .key(key)
+            .send()
+            .await
+        {
+            Ok(out) => {
+                out.content_length == Some(asset.size as i64)
+                    && out
+                        .metadata
+                        .as_ref()
+                        .and_then(|m| m.get(SHA256_METADATA_KEY))
+                        == Some(&asset.sha256)
+            }
+            Err(_) => false,
+        }
+    }
+
     /// The bucket policy that makes this destination's prefix readable by anyone.
     pub fn public_read_policy(&self) -> String {
         let resource = if self.config.prefix.is_empty() {
@@ -424,10 +457,27 @@ where
 {
     let code = error.code().map(str::to_string);
     let status = error.raw_response().map(|r| r.status().as_u16());
-    let detail = match (&code, error.message()) {
-        (Some(code), Some(message)) => format!("{code}: {message}"),
-        (Some(code), None) => code.clone(),
-        _ => DisplayErrorContext(&error).to_string(),
+    let detail = match (&code, error.message(), status) {
+        (Some(code), Some(message), _) => format!("{code}: {message}"),
+        (Some(code), None, _) => code.clone(),
+        (None, _, Some(status)) => {
+            let body = error
+                .raw_response()
+                .and_then(|r| r.body().bytes())
+                .map(|b| {
+                    String::from_utf8_lossy(b)
+                        .chars()
+                        .take(300)
+                        .collect::<String>()
+                })
+                .unwrap_or_default();
+            format!("HTTP {status} {}", body.trim())
+        }
+        (None, _, None) => DisplayErrorContext(&error)
+            .to_string()
+            .chars()
+            .take(500)
+            .collect(),
     };
     let message = format!("{what}: {detail}");
     let mut mapped = match (code.as_deref(), status) {

@@ -1,0 +1,377 @@
+//! The S3 provider against real servers: moto (ACLs enforced on anonymous GET) and s3s-fs
+//! (SigV4 and checksums enforced; a second key-less instance over the same folder serves the
+//! anonymous GETs).
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::Duration;
+
+use crate::support::*;
+
+const ACCESS_KEY: &str = "AKIACUBESHIPTEST";
+const SECRET_KEY: &str = "cubeship-test-secret-key-do-not-print";
+
+/// A moto S3 server on a free loopback port with one bucket.
+struct Moto {
+    _server: Server,
+    endpoint: String,
+}
+
+impl Moto {
+    fn start(bucket: &str) -> Moto {
+        let port = free_port();
+        let server = Server::start(
+            "moto",
+            Command::new("python3").args([
+                "-m",
+                "moto.server",
+                "-H",
+                "127.0.0.1",
+                "-p",
+                &port.to_string(),
+            ]),
+        );
+        wait_for_tcp(&format!("127.0.0.1:{port}"), Duration::from_secs(30));
+        let endpoint = format!("http://127.0.0.1:{port}");
+        // moto does not check signatures: an unsigned CreateBucket is enough here.
+        let status = runtime().block_on(async {
+            reqwest::Client::new()
+                .put(format!("{endpoint}/{bucket}"))
+                .send()
+                .await
+                .unwrap()
+                .status()
+        });
+        assert!(status.is_success(), "create bucket: {status}");
+        Moto {
+            _server: server,
+            endpoint,
+        }
+    }
+}
+
+/// A SigV4-checking s3s-fs and a key-less twin over the same folder for anonymous reads.
+struct S3sFs {
+    _signed: Server,
+    _anonymous: Server,
+    _root: tempfile::TempDir,
+    endpoint: String,
+    public_base: String,
+}
+
+impl S3sFs {
+    fn start(bucket: &str) -> S3sFs {
+        let root = tempfile::tempdir().unwrap();
+        std::fs::create_dir(root.path().join(bucket)).unwrap();
+        let (signed_port, anonymous_port) = (free_port(), free_port());
+        let signed = Server::start(
+            "s3s-fs",
+            Command::new("s3s-fs")
+                .args(["--host", "127.0.0.1", "--port", &signed_port.to_string()])
+                .args(["--access-key", ACCESS_KEY, "--secret-key", SECRET_KEY])
+                .arg(root.path()),
+        );
+        let anonymous = Server::start(
+            "s3s-fs",
+            Command::new("s3s-fs")
+                .args(["--host", "127.0.0.1", "--port", &anonymous_port.to_string()])
+                .arg(root.path()),
+        );
+        wait_for_tcp(&format!("127.0.0.1:{signed_port}"), Duration::from_secs(20));
+        wait_for_tcp(
+            &format!("127.0.0.1:{anonymous_port}"),
+            Duration::from_secs(20),
+        );
+        S3sFs {
+            _signed: signed,
+            _anonymous: anonymous,
+            _root: root,
+            endpoint: format!("http://127.0.0.1:{signed_port}"),
+            public_base: format!("http://127.0.0.1:{anonymous_port}/{bucket}"),
+        }
+    }
+}
+
+/// The binary with test credentials for the servers.
+fn with_keys(secret: &str) -> Command {
+    let mut command = cubeship();
+    command
+        .env("AWS_ACCESS_KEY_ID", ACCESS_KEY)
+        .env("AWS_SECRET_ACCESS_KEY", secret)
+        .env("AWS_REGION", "us-east-1");
+    command
+}
+
+fn publish_s3(cube: &Path, dest: &str, endpoint: &str, extra: &[&str]) -> Run {
+    run(with_keys(SECRET_KEY)
+        .args(["package-and-publish"])
+        .arg(cube)
+        .args(["--to", dest, "--endpoint-url", endpoint, "--json"])
+        .args(extra))
+}
+
+/// An MLCube with `size` bytes of incompressible weights, so its archive takes the multipart path.
+fn cube_with_big_weights(root: &Path, size: usize) -> PathBuf {
+    let cube = root.join("big-model");
+    copy_tree(
+        &fixtures_dir().join("medperf-examples/brats-model-deepmedic"),
+        &cube,
+    );
+    write_random_file(
+        &cube.join("workspace/additional_files/weights.bin"),
+        size,
+        11,
+    );
+    cube
+}
+
+#[test]
+fn moto_publish_is_public_verified_idempotent_and_content_addressed() {
+    let moto = Moto::start("models");
+    let (_temp, cube) = example_cube("brats-model-deepmedic");
+    let first = publish_s3(&cube, "s3://models/medperf", &moto.endpoint, &[]);
+    first.assert_code(0);
+    let report = first.json();
+    assert_eq!(statuses(&report), ["uploaded", "uploaded", "uploaded"]);
+    assert_urls_serve_their_hashes(&report);
+    let url = report["components"][0]["uploads"][0]["url"]
+        .as_str()
+        .unwrap();
+    assert!(
+        url.starts_with(&format!(
+            "{}/models/medperf/brats-model-deepmedic/",
+            moto.endpoint
+        )),
+        "{url}"
+    );
+    assert!(report["medperf_command"].as_str().unwrap().contains(url));
+
+    let again = publish_s3(&cube, "s3://models/medperf", &moto.endpoint, &[]);
+    again.assert_code(0);
+    assert_eq!(
+        statuses(&again.json()),
+        ["unchanged", "unchanged", "unchanged"]
+    );
+
+    std::fs::write(
+        cube.join("workspace/additional_files/greetings.csv"),
+        "hello,again\n",
+    )
+    .unwrap();
+    let changed = publish_s3(&cube, "s3://models/medperf", &moto.endpoint, &[]);
+    changed.assert_code(0);
+    let changed = changed.json();
+    assert_eq!(statuses(&changed), ["unchanged", "unchanged", "uploaded"]);
+    assert_ne!(
+        changed["components"][2]["uploads"][0]["key"],
+        report["components"][2]["uploads"][0]["key"]
+    );
+    assert_urls_serve_their_hashes(&changed);
+    // The first weights URL still serves the first weights.
+    assert_urls_serve_their_hashes(&report);
+}
+
+#[test]
+fn moto_private_objects_fail_verification_with_a_bucket_policy_diagnosis() {
+    let moto = Moto::start("private");
+    let (_temp, cube) = example_cube("brats-metrics");
+    let run = publish_s3(&cube, "s3://private/p", &moto.endpoint, &["--acl", "none"]);
+    run.assert_code(1);
+    let report = run.json();
+    assert!(report["medperf_command"].is_null());
+    for component in report["components"].as_array().unwrap() {
+        let upload = &component["uploads"][0];
+        assert_eq!(upload["status"], "uploaded");
+        assert_eq!(upload["verified"], false);
+        let error = upload["error"].as_str().unwrap();
+        assert!(error.contains("HTTP 403"), "{error}");
+        assert!(error.contains("--acl none"), "{error}");
+        assert!(error.contains("arn:aws:s3:::private/p/*"), "{error}");
+        assert!(error.contains("docs/providers/s3.md"), "{error}");
+    }
+    // The human report does not present the URLs as published.
+    let human = run_human(&cube, "s3://private/p", &moto.endpoint, &["--acl", "none"]);
+    human.assert_code(1);
+    assert!(human.stdout.contains("FAILED"), "{}", human.stdout);
+    assert!(
+        !human.stdout.contains("Register with MedPerf"),
+        "{}",
+        human.stdout
+    );
+}
+
+fn run_human(cube: &Path, dest: &str, endpoint: &str, extra: &[&str]) -> Run {
+    run(with_keys(SECRET_KEY)
+        .args(["package-and-publish"])
+        .arg(cube)
+        .args(["--to", dest, "--endpoint-url", endpoint])
+        .args(extra))
+}
+
+#[test]
+fn moto_multipart_upload_round_trips() {
+    let moto = Moto::start("big");
+    let temp = tempfile::tempdir().unwrap();
+    let cube = cube_with_big_weights(temp.path(), 20 * 1024 * 1024);
+    let run = publish_s3(
+        &cube,
+        "s3://big",
+        &moto.endpoint,
+        &["--s3-multipart-threshold", "5"],
+    );
+    run.assert_code(0);
+    let report = run.json();
+    assert!(report["components"][2]["size"].as_u64().unwrap() > 20 * 1024 * 1024);
+    assert_urls_serve_their_hashes(&report);
+}
+
+#[test]
+fn s3_upload_puts_files_as_they_are() {
+    let moto = Moto::start("files");
+    let temp = tempfile::tempdir().unwrap();
+    let a = temp.path().join("weights one.bin");
+    write_random_file(&a, 100_000, 5);
+    let b = temp.path().join("notes.txt");
+    std::fs::write(&b, "notes\n").unwrap();
+    let result = run(with_keys(SECRET_KEY)
+        .args(["s3", "upload"])
+        .arg(&a)
+        .arg(&b)
+        .args([
+            "--bucket",
+            "files",
+            "--prefix",
+            "drop/",
+            "--endpoint-url",
+            &moto.endpoint,
+            "--json",
+        ]));
+    result.assert_code(0);
+    let report = result.json();
+    assert_urls_serve_their_hashes(&report);
+    let url = report["components"][0]["uploads"][0]["url"]
+        .as_str()
+        .unwrap();
+    assert_eq!(
+        url,
+        format!("{}/files/drop/weights%20one.bin", moto.endpoint)
+    );
+    assert_eq!(report["components"][1]["sha256"], sha256_file(&b).as_str());
+}
+
+#[test]
+fn moto_configuration_errors_exit_2_before_any_upload() {
+    let moto = Moto::start("exists");
+    let (_temp, cube) = example_cube("brats-metrics");
+    let missing = publish_s3(&cube, "s3://no-such-bucket/x", &moto.endpoint, &[]);
+    missing.assert_code(2);
+    assert!(
+        missing.stderr.contains("no-such-bucket"),
+        "{}",
+        missing.stderr
+    );
+    assert!(
+        missing.stderr.contains("does not exist"),
+        "{}",
+        missing.stderr
+    );
+    assert!(
+        !cube.join("deploy").exists(),
+        "preflight runs before packaging"
+    );
+
+    let no_credentials = run(cubeship().args(["package-and-publish"]).arg(&cube).args([
+        "--to",
+        "s3://exists/x",
+        "--endpoint-url",
+        &moto.endpoint,
+    ]));
+    no_credentials.assert_code(2);
+    assert!(
+        no_credentials.stderr.contains("no AWS credentials"),
+        "{}",
+        no_credentials.stderr
+    );
+}
+
+#[test]
+fn s3s_fs_enforces_signatures_and_checksums_in_both_modes_with_multipart() {
+    let temp = tempfile::tempdir().unwrap();
+    let cube = cube_with_big_weights(temp.path(), 20 * 1024 * 1024);
+    for mode in ["when-supported", "when-required"] {
+        let server = S3sFs::start("strict");
+        let run = publish_s3(
+            &cube,
+            "s3://strict/medperf",
+            &server.endpoint,
+            &[
+                "--s3-checksum",
+                mode,
+                "--s3-multipart-threshold",
+                "5",
+                "--public-url-base",
+                &server.public_base,
+                "--acl",
+                "none",
+            ],
+        );
+        run.assert_code(0);
+        let report = run.json();
+        assert_eq!(
+            statuses(&report),
+            ["uploaded", "uploaded", "uploaded"],
+            "{mode}"
+        );
+        assert_urls_serve_their_hashes(&report);
+        let url = report["components"][2]["uploads"][0]["url"]
+            .as_str()
+            .unwrap();
+        assert!(
+            url.starts_with(&format!("{}/medperf/big-model/", server.public_base)),
+            "{url}"
+        );
+
+        let again = publish_s3(
+            &cube,
+            "s3://strict/medperf",
+            &server.endpoint,
+            &[
+                "--s3-checksum",
+                mode,
+                "--public-url-base",
+                &server.public_base,
+                "--acl",
+                "none",
+            ],
+        );
+        again.assert_code(0);
+        assert_eq!(
+            statuses(&again.json()),
+            ["unchanged", "unchanged", "unchanged"],
+            "{mode}"
+        );
+    }
+}
+
+#[test]
+fn s3s_fs_rejects_a_wrong_secret_and_the_secret_is_never_printed() {
+    let server = S3sFs::start("strict");
+    let (_temp, cube) = example_cube("brats-metrics");
+    let wrong = "wrong-secret-that-must-not-be-printed";
+    let result = run(with_keys(wrong)
+        .args(["package-and-publish"])
+        .arg(&cube)
+        .args([
+            "--to",
+            "s3://strict/x",
+            "--endpoint-url",
+            &server.endpoint,
+            "-vv",
+        ]));
+    result.assert_code(2);
+    assert!(result.stderr.contains("s3://strict/x"), "{}", result.stderr);
+    for output in [&result.stdout, &result.stderr] {
+        assert!(!output.contains(wrong), "secret leaked: {output}");
+    }
+    assert!(!cube.join("deploy").exists());
+}
