@@ -292,7 +292,7 @@ async fn upload_one(
         verified: false,
         error: None,
     };
-    let existing = match provider.head_expecting(key, &item.asset).await {
+    let existing = match provider.head(key, &item.asset).await {
         Ok(existing) => existing,
         Err(e) => {
             report.error = Some(format!("cannot check {key}: {e}"));

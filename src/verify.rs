@@ -6,8 +6,6 @@ use std::path::Path;
 
 use cubeship_provider::http::{self, Download};
 use cubeship_provider::{Error, RetryPolicy};
-use sha1::Sha1;
-use sha2::{Digest, Sha256};
 use url::Url;
 
 use crate::cli::GlobalArgs;
@@ -25,7 +23,7 @@ pub enum Verdict {
     Status(u16),
 }
 
-/// Downloads `url` with no credentials and returns its sha256 and size, or the failing status.
+/// Downloads `url` with no credentials and returns its size and hashes, or the failing status.
 /// Transport errors are retried by the shared policy (MedPerf retries too).
 pub async fn fetch_anonymously(client: &reqwest::Client, url: &Url) -> Result<Download, Error> {
     if url.scheme() == "file" {
@@ -36,13 +34,17 @@ pub async fn fetch_anonymously(client: &reqwest::Client, url: &Url) -> Result<Do
             )
         })?;
         return Ok(match hash_file(&path) {
-            Ok((size, sha256, _)) => Download::Ok { size, sha256 },
+            Ok(digests) => Download::Ok {
+                size: digests.size,
+                sha256: digests.sha256,
+                sha1: digests.sha1,
+            },
             Err(_) => Download::Status(404),
         });
     }
     RetryPolicy::default()
         .run(&format!("GET {url}"), |_| {
-            http::download_sha256(client, url)
+            http::download_and_hash(client, url)
         })
         .await
 }
@@ -55,33 +57,17 @@ pub async fn verify_url(
 ) -> Result<Verdict, Error> {
     Ok(match fetch_anonymously(client, url).await? {
         Download::Ok { sha256: got, .. } if got.eq_ignore_ascii_case(sha256) => Verdict::Verified,
-        Download::Ok { sha256: got, size } => Verdict::WrongContent { sha256: got, size },
+        Download::Ok {
+            sha256: got, size, ..
+        } => Verdict::WrongContent { sha256: got, size },
         Download::Status(status) => Verdict::Status(status),
     })
 }
 
-/// sha256 and sha1 of a local file, streamed.
-pub fn hash_file(path: &Path) -> std::io::Result<(u64, String, String)> {
-    use std::io::Read;
+/// Size and hashes of a local file, streamed.
+pub fn hash_file(path: &Path) -> std::io::Result<crate::hashing::Digests> {
     let mut file = std::fs::File::open(path)?;
-    let mut sha256 = Sha256::new();
-    let mut sha1 = Sha1::new();
-    let mut buffer = vec![0u8; 1 << 20];
-    let mut size = 0u64;
-    loop {
-        let n = file.read(&mut buffer)?;
-        if n == 0 {
-            break;
-        }
-        size += n as u64;
-        sha256.update(&buffer[..n]);
-        sha1.update(&buffer[..n]);
-    }
-    Ok((
-        size,
-        hex::encode(sha256.finalize()),
-        hex::encode(sha1.finalize()),
-    ))
+    crate::hashing::copy_hashed(&mut file, std::io::sink()).map(|(_, digests)| digests)
 }
 
 #[derive(serde::Serialize)]
@@ -140,25 +126,26 @@ pub async fn run_command(
     let mut lines = Vec::new();
     let mut all_ok = true;
     for (url, expected, is_sha1) in checks {
-        let (verified, detail) = if is_sha1 {
-            match fetch_sha1(&client, &url).await {
-                Ok(Some(got)) if got == expected => (true, "ok".to_string()),
-                Ok(Some(got)) => (false, format!("content has sha1 {got}")),
-                Ok(None) => (false, "not reachable with status 200".to_string()),
-                Err(e) => (false, e.to_string()),
-            }
-        } else {
-            match verify_url(&client, &url, &expected).await {
-                Ok(Verdict::Verified) => (true, "ok".to_string()),
-                Ok(Verdict::WrongContent { sha256, size }) => (
-                    false,
-                    format!("content differs: {size} bytes with sha256 {sha256}"),
-                ),
-                Ok(Verdict::Status(status)) => {
-                    (false, format!("anonymous GET answered HTTP {status}"))
+        let (verified, detail) = match fetch_anonymously(&client, &url).await {
+            Ok(Download::Ok { size, sha256, sha1 }) => {
+                let (kind, got) = if is_sha1 {
+                    ("sha1", sha1)
+                } else {
+                    ("sha256", sha256)
+                };
+                if got == expected {
+                    (true, "ok".to_string())
+                } else {
+                    (
+                        false,
+                        format!("content differs: {size} bytes with {kind} {got}"),
+                    )
                 }
-                Err(e) => (false, e.to_string()),
             }
+            Ok(Download::Status(status)) => {
+                (false, format!("anonymous GET answered HTTP {status}"))
+            }
+            Err(e) => (false, e.to_string()),
         };
         all_ok &= verified;
         lines.push(VerifyLine {
@@ -185,32 +172,6 @@ pub async fn run_command(
         }
     }
     Ok(if all_ok { exit::OK } else { exit::FAILED })
-}
-
-async fn fetch_sha1(client: &reqwest::Client, url: &Url) -> Result<Option<String>, Error> {
-    if url.scheme() == "file" {
-        let path = url.to_file_path().unwrap_or_default();
-        return Ok(hash_file(&path).ok().map(|(_, _, sha1)| sha1));
-    }
-    use futures::TryStreamExt;
-    let response = client
-        .get(url.clone())
-        .send()
-        .await
-        .map_err(|e| http::transport_error(e, format!("GET {url}")))?;
-    if response.status().as_u16() != 200 {
-        return Ok(None);
-    }
-    let mut hasher = Sha1::new();
-    let mut stream = response.bytes_stream();
-    while let Some(chunk) = stream
-        .try_next()
-        .await
-        .map_err(|e| http::transport_error(e, format!("GET {url}")))?
-    {
-        hasher.update(&chunk);
-    }
-    Ok(Some(hex::encode(hasher.finalize())))
 }
 
 fn normalise_hex(value: &str, len: usize, option: &str) -> Result<String, InputError> {

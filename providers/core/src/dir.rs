@@ -8,7 +8,9 @@ use sha2::{Digest, Sha256};
 use tokio::io::AsyncReadExt;
 use url::Url;
 
-use crate::{Error, ErrorKind, ObjectKey, Provider, RemoteObject, Result, UploadRequest, Uploaded};
+use crate::{
+    Asset, Error, ErrorKind, ObjectKey, Provider, RemoteObject, Result, UploadRequest, Uploaded,
+};
 
 pub struct DirProvider {
     root: PathBuf,
@@ -71,7 +73,7 @@ impl Provider for DirProvider {
         Ok(())
     }
 
-    async fn head(&self, key: &ObjectKey) -> Result<Option<RemoteObject>> {
+    async fn head(&self, key: &ObjectKey, _expected: &Asset) -> Result<Option<RemoteObject>> {
         let path = self.path_of(key);
         match tokio::fs::metadata(&path).await {
             Ok(meta) if meta.is_file() => Ok(Some(RemoteObject {

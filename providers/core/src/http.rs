@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use futures::TryStreamExt;
 use percent_encoding::{AsciiSet, NON_ALPHANUMERIC};
+use sha1::Sha1;
 use sha2::{Digest, Sha256};
 use tokio::io::{AsyncReadExt, AsyncSeekExt};
 use tokio_util::io::ReaderStream;
@@ -127,39 +128,54 @@ pub async fn error_from_response(
     error
 }
 
-/// What an anonymous GET of a URL returned.
+/// What a GET of a URL returned.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Download {
-    /// Status 200 after redirects: the body's size and sha256 (hex).
-    Ok { size: u64, sha256: String },
+    /// Status 200 after redirects: the body's size, sha256 and sha1 (hex; MedPerf checks one
+    /// or the other depending on its version).
+    Ok {
+        size: u64,
+        sha256: String,
+        sha1: String,
+    },
     /// Any other final status.
     Status(u16),
 }
 
-/// Downloads `url` the way MedPerf does (GET, redirects followed, only 200 accepted) and
-/// hashes the body as it streams, never holding it in memory.
-pub async fn download_sha256(client: &reqwest::Client, url: &url::Url) -> Result<Download> {
-    let response = client
-        .get(url.clone())
-        .send()
-        .await
-        .map_err(|e| transport_error(e, format!("GET {url}")))?;
+/// Hashes a response's body as it streams, never holding it in memory; anything but 200 is
+/// `Download::Status`. Errors name `what`, never the URL's query (it may be presigned).
+pub async fn hash_response(response: reqwest::Response, what: &str) -> Result<Download> {
     if response.status().as_u16() != 200 {
         return Ok(Download::Status(response.status().as_u16()));
     }
-    let mut hasher = Sha256::new();
+    let mut sha256 = Sha256::new();
+    let mut sha1 = Sha1::new();
     let mut size = 0u64;
     let mut stream = response.bytes_stream();
     while let Some(chunk) = stream
         .try_next()
         .await
-        .map_err(|e| transport_error(e, format!("GET {url}")))?
+        .map_err(|e| transport_error(e.without_url(), what))?
     {
         size += chunk.len() as u64;
-        hasher.update(&chunk);
+        sha256.update(&chunk);
+        sha1.update(&chunk);
     }
     Ok(Download::Ok {
         size,
-        sha256: hex::encode(hasher.finalize()),
+        sha256: hex::encode(sha256.finalize()),
+        sha1: hex::encode(sha1.finalize()),
     })
+}
+
+/// Downloads `url` the way MedPerf does (GET, redirects followed by `client`, only 200
+/// accepted) and hashes the body.
+pub async fn download_and_hash(client: &reqwest::Client, url: &url::Url) -> Result<Download> {
+    let what = format!("GET {url}");
+    let response = client
+        .get(url.clone())
+        .send()
+        .await
+        .map_err(|e| transport_error(e.without_url(), &what))?;
+    hash_response(response, &what).await
 }

@@ -146,20 +146,10 @@ pub trait Provider: Send + Sync {
     /// Cheap check of credentials and target (bucket exists, token valid) before packaging.
     async fn preflight(&self) -> Result<()>;
 
-    /// What is stored under `key`, or `None`.
-    async fn head(&self, key: &ObjectKey) -> Result<Option<RemoteObject>>;
-
-    /// `head`, told which file the caller means to put at `key`. A store that keeps no hash
-    /// of its objects (a plain web server) can then download and hash the remote copy only
-    /// when its size matches `expected`, instead of always or never.
-    async fn head_expecting(
-        &self,
-        key: &ObjectKey,
-        expected: &Asset,
-    ) -> Result<Option<RemoteObject>> {
-        let _ = expected;
-        self.head(key).await
-    }
+    /// What is stored under `key`, or `None`. `expected` is the file the caller means to put
+    /// there: a store that keeps no hash of its objects (a plain web server) downloads and
+    /// hashes the remote copy only when its size matches, instead of always or never.
+    async fn head(&self, key: &ObjectKey, expected: &Asset) -> Result<Option<RemoteObject>>;
 
     /// Uploads `request.asset` to `request.key`, streaming it from disk.
     async fn upload(&self, request: &UploadRequest<'_>) -> Result<Uploaded>;

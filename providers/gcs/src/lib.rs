@@ -255,7 +255,11 @@ impl Provider for GcsProvider {
         }
     }
 
-    async fn head(&self, key: &ObjectKey) -> Result<Option<RemoteObject>> {
+    async fn head(
+        &self,
+        key: &ObjectKey,
+        _expected: &cubeship_provider::Asset,
+    ) -> Result<Option<RemoteObject>> {
         let name = self.object_name(key);
         let info = self.json.object(&self.config.bucket, &name).await?;
         Ok(info.map(|info| RemoteObject {

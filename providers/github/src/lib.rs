@@ -7,7 +7,7 @@ mod api;
 use std::sync::{Arc, Mutex};
 
 use async_trait::async_trait;
-use cubeship_provider::http::{Download, download_sha256};
+use cubeship_provider::http::{Download, download_and_hash};
 use cubeship_provider::{
     Asset, Capabilities, Error, ErrorKind, ObjectKey, Progress, Provider, RemoteObject, Result,
     Secret, UploadRequest, Uploaded,
@@ -229,7 +229,7 @@ impl GithubProvider {
     /// The sha256 of an asset GitHub recorded no digest for (older assets, GitHub Enterprise
     /// Server), by downloading it through the API with the token.
     async fn hash_by_download(&self, asset: &ReleaseAsset) -> Result<Option<String>> {
-        match download_sha256(self.api.download_client(), &asset.url).await? {
+        match download_and_hash(self.api.download_client(), &asset.url).await? {
             Download::Ok { sha256, .. } => Ok(Some(sha256)),
             Download::Status(status) => {
                 tracing::warn!(
@@ -377,15 +377,7 @@ impl Provider for GithubProvider {
         Ok(())
     }
 
-    async fn head(&self, key: &ObjectKey) -> Result<Option<RemoteObject>> {
-        self.find_remote(key, None).await
-    }
-
-    async fn head_expecting(
-        &self,
-        key: &ObjectKey,
-        expected: &Asset,
-    ) -> Result<Option<RemoteObject>> {
+    async fn head(&self, key: &ObjectKey, expected: &Asset) -> Result<Option<RemoteObject>> {
         self.find_remote(key, Some(expected.size)).await
     }
 

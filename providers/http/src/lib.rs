@@ -14,13 +14,13 @@ mod netrc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use async_trait::async_trait;
-use futures::TryStreamExt;
 use reqwest::header::{CONTENT_LENGTH, CONTENT_TYPE, EXPECT, LOCATION};
 use reqwest::{Method, RequestBuilder, Response};
-use sha2::{Digest, Sha256};
 use url::Url;
 
-use cubeship_provider::http::{self as shared, error_from_response, transport_error};
+use cubeship_provider::http::{
+    self as shared, Download, error_from_response, hash_response, transport_error,
+};
 use cubeship_provider::secret::redact;
 use cubeship_provider::{
     Asset, Error, ErrorKind, ObjectKey, Provider, RemoteObject, Result, RetryPolicy, UploadRequest,
@@ -284,18 +284,15 @@ impl HttpProvider {
                         ));
                     }
                 }
-                let mut hasher = Sha256::new();
-                let mut size = 0u64;
-                let mut stream = response.bytes_stream();
-                while let Some(chunk) = stream
-                    .try_next()
+                match hash_response(response, &what)
                     .await
-                    .map_err(|e| self.scrub(transport_error(e.without_url(), &what)))?
+                    .map_err(|e| self.scrub(e))?
                 {
-                    size += chunk.len() as u64;
-                    hasher.update(&chunk);
+                    Download::Ok { size, sha256, .. } => Ok(Some((size, sha256))),
+                    Download::Status(status) => {
+                        Err(Error::from_status(status, format!("{what}: HTTP {status}")))
+                    }
                 }
-                Ok(Some((size, hex::encode(hasher.finalize()))))
             })
             .await
     }
@@ -499,15 +496,7 @@ impl Provider for HttpProvider {
             .map_err(|e| e.context("the server does not answer"))
     }
 
-    async fn head(&self, key: &ObjectKey) -> Result<Option<RemoteObject>> {
-        self.look_up(key, None).await
-    }
-
-    async fn head_expecting(
-        &self,
-        key: &ObjectKey,
-        expected: &Asset,
-    ) -> Result<Option<RemoteObject>> {
+    async fn head(&self, key: &ObjectKey, expected: &Asset) -> Result<Option<RemoteObject>> {
         self.look_up(key, Some(expected)).await
     }
 

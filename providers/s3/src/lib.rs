@@ -194,17 +194,7 @@ impl S3Provider {
             .run(
                 &format!("PUT s3://{}/{key}", self.config.bucket),
                 |_| async {
-                    let body = ByteStream::read_from()
-                        .path(&asset.path)
-                        .buffer_size(256 * 1024)
-                        .build()
-                        .await
-                        .map_err(|e| {
-                            Error::new(
-                                ErrorKind::Other,
-                                format!("cannot read {}: {e}", asset.path.display()),
-                            )
-                        })?;
+                    let body = file_stream(asset, 0, asset.size).await?;
                     let mut request = self
                         .client
                         .put_object()
@@ -363,19 +353,7 @@ impl S3Provider {
                         .config
                         .retry
                         .run(&what, |_| async {
-                            let body = ByteStream::read_from()
-                                .path(&asset.path)
-                                .offset(offset)
-                                .length(Length::Exact(length))
-                                .buffer_size(256 * 1024)
-                                .build()
-                                .await
-                                .map_err(|e| {
-                                    Error::new(
-                                        ErrorKind::Other,
-                                        format!("cannot read {}: {e}", asset.path.display()),
-                                    )
-                                })?;
+                            let body = file_stream(asset, offset, length).await?;
                             let mut upload = self
                                 .client
                                 .upload_part()
@@ -443,6 +421,23 @@ impl S3Provider {
             r#"{{"Version":"2012-10-17","Statement":[{{"Sid":"PublicReadForMedPerf","Effect":"Allow","Principal":"*","Action":"s3:GetObject","Resource":"{resource}"}}]}}"#
         )
     }
+}
+
+/// `length` bytes of the asset's file from `offset`, streamed (and re-opened on each retry).
+async fn file_stream(asset: &Asset, offset: u64, length: u64) -> Result<ByteStream> {
+    ByteStream::read_from()
+        .path(&asset.path)
+        .offset(offset)
+        .length(Length::Exact(length))
+        .buffer_size(256 * 1024)
+        .build()
+        .await
+        .map_err(|e| {
+            Error::new(
+                ErrorKind::Other,
+                format!("cannot read {}: {e}", asset.path.display()),
+            )
+        })
 }
 
 fn is_acl_refusal<E: ProvideErrorMetadata, R>(error: &SdkError<E, R>) -> bool {
@@ -563,7 +558,7 @@ impl Provider for S3Provider {
             .await
     }
 
-    async fn head(&self, key: &ObjectKey) -> Result<Option<RemoteObject>> {
+    async fn head(&self, key: &ObjectKey, _expected: &Asset) -> Result<Option<RemoteObject>> {
         let full_key = self.full_key(key);
         let what = format!("HEAD s3://{}/{full_key}", self.config.bucket);
         self.config
