@@ -37,6 +37,12 @@ pub struct DestinationArgs {
 
 /// Builds the provider for one `--to` value.
 pub async fn build(spec: &str, args: &DestinationArgs) -> Result<Target, InputError> {
+    if args.public_url_base.is_some() && !(spec.starts_with("s3://") || spec.starts_with("gs://")) {
+        return Err(
+            InputError::new(format!("--public-url-base does not apply to --to {spec}"))
+                .hint("it serves S3 and GCS destinations; HTTP destinations take --get-url"),
+        );
+    }
     let provider: Arc<dyn cubeship_provider::Provider> = if let Some(path) =
         spec.strip_prefix("dir:")
     {

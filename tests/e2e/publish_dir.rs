@@ -282,6 +282,17 @@ fn bad_destinations_and_options_are_usage_errors() {
     template.assert_code(2);
     assert!(template.stderr.contains("{nope}"), "{}", template.stderr);
 
+    let base = cubeship_run([
+        "package-and-publish",
+        cube.to_str().unwrap(),
+        "--to",
+        &never_dest,
+        "--public-url-base",
+        "https://cdn.example.org",
+    ]);
+    base.assert_code(2);
+    assert!(base.stderr.contains("--public-url-base"), "{}", base.stderr);
+
     let no_deploy = cubeship_run(["publish", "/nonexistent/deploy", "--to", &never_dest]);
     no_deploy.assert_code(2);
     assert!(
