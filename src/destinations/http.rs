@@ -2,7 +2,6 @@
 //! and their translation, checked before anything is sent, into a configured provider.
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
 
 use clap::{Args, Subcommand};
 use cubeship_http::{ConfigError, HttpConfig, HttpOptions, HttpProvider};
@@ -41,19 +40,11 @@ pub enum HttpCommand {
     },
 }
 
-/// Set once an http(s) destination took `--get-url`: one GET base cannot serve two servers.
-static GET_URL_TAKEN: AtomicBool = AtomicBool::new(false);
-
+/// Builds the provider for `--to https://HOST/PATH/`.
 pub async fn build(
     spec: &str,
     args: &HttpArgs,
 ) -> Result<Arc<dyn cubeship_provider::Provider>, InputError> {
-    if args.get_url.is_some() && GET_URL_TAKEN.swap(true, Ordering::SeqCst) {
-        return Err(InputError::new(
-            "--get-url applies to one http(s) destination, but several --to http(s) URLs were given",
-        )
-        .hint("publish to each HTTP server in its own run, each with its own --get-url"));
-    }
     let options = HttpOptions {
         url: spec.to_string(),
         url_option: "--to",

@@ -84,6 +84,15 @@ pub async fn build_all(
         )
         .hint("publish to each destination in its own run, each with its own --public-url-base"));
     }
+    let http_destinations = specs
+        .iter()
+        .filter(|s| s.starts_with("http://") || s.starts_with("https://"));
+    if args.http.get_url.is_some() && http_destinations.count() > 1 {
+        return Err(InputError::new(
+            "--get-url applies to one http(s) destination, but several --to http(s) URLs were given",
+        )
+        .hint("publish to each HTTP server in its own run, each with its own --get-url"));
+    }
     let mut targets = Vec::new();
     for spec in specs {
         targets.push(build(spec, args).await?);

@@ -293,6 +293,23 @@ fn bad_destinations_and_options_are_usage_errors() {
     base.assert_code(2);
     assert!(base.stderr.contains("--public-url-base"), "{}", base.stderr);
 
+    let two_get_urls = cubeship_run([
+        "package-and-publish",
+        cube.to_str().unwrap(),
+        "--to",
+        "http://127.0.0.1:9/a/",
+        "--to",
+        "http://127.0.0.1:9/b/",
+        "--get-url",
+        "http://127.0.0.1:9/public/",
+    ]);
+    two_get_urls.assert_code(2);
+    assert!(
+        two_get_urls.stderr.contains("--get-url"),
+        "{}",
+        two_get_urls.stderr
+    );
+
     let no_deploy = cubeship_run(["publish", "/nonexistent/deploy", "--to", &never_dest]);
     no_deploy.assert_code(2);
     assert!(
