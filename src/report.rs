@@ -122,6 +122,30 @@ fn layout_name(manifest: &Manifest) -> &'static str {
     }
 }
 
+/// Breaks a medperf command before each `--…-file` option, with shell line continuations, so
+/// it stays readable and still pastes as one command.
+fn wrap_command(command: &str) -> String {
+    if command.contains('\'') {
+        // A quoted word may hold " --": leave such a command on one line.
+        return command.to_string();
+    }
+    command
+        .replace(" --", "\u{0}--")
+        .split('\u{0}')
+        .fold(String::new(), |mut out, part| {
+            if out.is_empty() {
+                out.push_str(part);
+            } else if part.contains("-file ") {
+                out.push_str(" \\\n    ");
+                out.push_str(part);
+            } else {
+                out.push(' ');
+                out.push_str(part);
+            }
+            out
+        })
+}
+
 /// The table `publish` prints on stdout.
 pub fn print_publish(report: &PublishReport, deploy_dir: &Path) {
     if let Some(cube) = &report.mlcube {
@@ -170,7 +194,7 @@ pub fn print_publish(report: &PublishReport, deploy_dir: &Path) {
                     "Not verified (--no-verify): check the URLs with `cubeship verify` before registering."
                 );
             }
-            println!("Register with MedPerf:\n  {command}");
+            println!("Register with MedPerf:\n  {}", wrap_command(command));
         }
         None if report
             .components
