@@ -209,6 +209,42 @@ fn run_human(cube: &Path, dest: &str, endpoint: &str, extra: &[&str]) -> Run {
 }
 
 #[test]
+fn a_bucket_that_refuses_acls_gets_uploads_without_acl_and_a_policy_diagnosis() {
+    let moto = Moto::start("owned");
+    let upstream_port = moto.endpoint.rsplit(':').next().unwrap().to_string();
+    let port = free_port();
+    let _proxy = Server::start(
+        "ACL-refusing proxy",
+        Command::new("python3")
+            .arg(fixtures_dir().join("../servers/acl_refusing_proxy.py"))
+            .args([port.to_string(), upstream_port]),
+    );
+    wait_for_tcp(&format!("127.0.0.1:{port}"), Duration::from_secs(20));
+    let (_temp, cube) = example_cube("brats-metrics");
+    let run = publish_s3(
+        &cube,
+        "s3://owned/p",
+        &format!("http://127.0.0.1:{port}"),
+        &[],
+    );
+    run.assert_code(1);
+    assert!(run.stderr.contains("ACLs disabled"), "{}", run.stderr);
+    let report = run.json();
+    assert!(report["medperf_command"].is_null());
+    for component in report["components"].as_array().unwrap() {
+        let upload = &component["uploads"][0];
+        assert_eq!(
+            upload["status"], "uploaded",
+            "the upload fell back to no ACL"
+        );
+        assert_eq!(upload["verified"], false);
+        let error = upload["error"].as_str().unwrap();
+        assert!(error.contains("ACLs disabled"), "{error}");
+        assert!(error.contains("arn:aws:s3:::owned/p/*"), "{error}");
+    }
+}
+
+#[test]
 fn moto_multipart_upload_round_trips() {
     let moto = Moto::start("big");
     let temp = tempfile::tempdir().unwrap();
