@@ -201,7 +201,7 @@ async fn dispatch(cli: Cli) -> anyhow::Result<u8> {
     match cli.command {
         Command::Package(args) => {
             let cube = load_cube(&args.cube, &global)?;
-            let packaged = package::package(&cube, &package_options(&args.cube))?;
+            let packaged = package_showing_progress(&cube, &package_options(&args.cube), &global)?;
             if global.json {
                 print_json(&packaged.manifest)?;
             } else if !global.quiet {
@@ -240,7 +240,7 @@ async fn dispatch(cli: Cli) -> anyhow::Result<u8> {
                 let mut package_options = package_options(&args.cube);
                 package_options.deploy_dir = Some(scratch.join("deploy"));
                 package_options.output = None;
-                let packaged = package::package(&cube, &package_options)?;
+                let packaged = package_showing_progress(&cube, &package_options, &global)?;
                 let code =
                     publish::publish(&packaged.deploy_dir, &packaged.manifest, &targets, &options)
                         .await;
@@ -248,7 +248,7 @@ async fn dispatch(cli: Cli) -> anyhow::Result<u8> {
                 return code;
             }
             publish::preflight(&targets).await?;
-            let packaged = package::package(&cube, &package_options(&args.cube))?;
+            let packaged = package_showing_progress(&cube, &package_options(&args.cube), &global)?;
             publish::publish(&packaged.deploy_dir, &packaged.manifest, &targets, &options).await
         }
         Command::Verify(args) => {
@@ -284,6 +284,16 @@ fn load_cube(args: &CubeArgs, global: &GlobalArgs) -> Result<mlcube::MlCube, Inp
         }
     }
     Ok(cube)
+}
+
+fn package_showing_progress(
+    cube: &mlcube::MlCube,
+    options: &PackageOptions,
+    global: &GlobalArgs,
+) -> Result<package::Packaged, InputError> {
+    let bars = crate::progress::Bars::new(crate::progress::Output::from_global(global));
+    let _step = bars.step(&format!("packaging {}", cube.name));
+    package::package(cube, options)
 }
 
 fn package_options(args: &CubeArgs) -> PackageOptions {

@@ -81,6 +81,29 @@ impl Bars {
     }
 }
 
+impl Bars {
+    /// A spinner for a step with no byte count (packaging, verifying); gone when dropped.
+    pub fn step(&self, message: &str) -> Step {
+        Step(self.multi.as_ref().map(|multi| {
+            let bar = multi.add(ProgressBar::new_spinner());
+            bar.set_message(message.to_string());
+            bar.enable_steady_tick(std::time::Duration::from_millis(120));
+            bar
+        }))
+    }
+}
+
+/// A running spinner (or nothing when progress is off).
+pub struct Step(Option<ProgressBar>);
+
+impl Drop for Step {
+    fn drop(&mut self) {
+        if let Some(bar) = &self.0 {
+            bar.finish_and_clear();
+        }
+    }
+}
+
 struct Bar(ProgressBar);
 
 impl cubeship_provider::Progress for Bar {

@@ -351,6 +351,7 @@ async fn upload_one(
     if !options.verify {
         return report;
     }
+    let _verifying = bars.step(&format!("verifying {} on {}", item.file, target.spec));
     let Some(url) = report.url.as_deref().and_then(|u| url::Url::parse(u).ok()) else {
         report.error = Some("no public URL to verify".into());
         return report;
