@@ -30,6 +30,7 @@ pub struct Cli {
 }
 
 #[derive(Args, Debug, Clone)]
+#[command(next_help_heading = "Global options")]
 pub struct GlobalArgs {
     /// Print one machine-readable JSON document on stdout and nothing else there.
     #[arg(long, global = true)]
@@ -108,6 +109,7 @@ pub struct PackageArgs {
 }
 
 #[derive(Args, Debug, Clone)]
+#[command(next_help_heading = "Publishing")]
 pub struct PublishSettings {
     /// Destination, repeatable: s3://BUCKET/PREFIX, gs://BUCKET/PREFIX, github://OWNER/REPO/TAG,
     /// https://HOST/PATH/ (HTTP PUT), dir:PATH (a local folder).

@@ -30,6 +30,7 @@ pub enum PredefinedAcl {
 
 /// Options of `gs://` destinations.
 #[derive(Args, Debug, Clone, Default)]
+#[command(next_help_heading = "Google Cloud Storage options")]
 pub struct GcsArgs {
     /// gs:// destinations: the Cloud Storage endpoint, e.g. an emulator (http://127.0.0.1:4443).
     /// A plain-http endpoint gets no credentials. [default: $STORAGE_EMULATOR_HOST, else Google]

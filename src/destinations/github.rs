@@ -17,6 +17,7 @@ const TOKEN_VARIABLES: [&str; 2] = ["GITHUB_TOKEN", "GH_TOKEN"];
 const API_URL_VARIABLE: &str = "GITHUB_API_URL";
 
 #[derive(Args, Debug, Clone, Default)]
+#[command(next_help_heading = "GitHub options")]
 pub struct GithubArgs {
     /// GitHub: create the release when no release has the tag (default: refuse).
     #[arg(long)]

@@ -11,6 +11,7 @@ use crate::error::InputError;
 use crate::publish::Target;
 
 #[derive(Args, Debug, Clone, Default)]
+#[command(next_help_heading = "HTTP PUT options")]
 pub struct HttpArgs {
     /// http(s) destinations: the base URL anonymous clients GET from, when reads are served
     /// elsewhere than PUTs [default: the PUT URL]

@@ -31,7 +31,7 @@ pub struct DestinationArgs {
     pub http: http::HttpArgs,
     /// Public URLs start with this base instead of the store's own (a CDN, a custom domain).
     /// Applies to S3 and GCS destinations; only with a single --to.
-    #[arg(long, value_name = "URL")]
+    #[arg(long, value_name = "URL", help_heading = "S3 and GCS options")]
     pub public_url_base: Option<url::Url>,
 }
 

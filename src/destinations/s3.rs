@@ -27,6 +27,7 @@ pub enum ChecksumArg {
 
 /// Options of S3 destinations (`--to s3://…` and `cubeship s3 upload`).
 #[derive(Args, Debug, Clone, Default)]
+#[command(next_help_heading = "S3 options")]
 pub struct S3Args {
     /// AWS region of the bucket [default: from AWS_REGION or the profile].
     #[arg(long, value_name = "REGION")]
