@@ -159,16 +159,11 @@ pub async fn run_command(
         crate::cli::print_json(&lines)?;
     } else if !global.quiet {
         for line in &lines {
-            let mark = if line.verified {
-                "verified"
+            if line.verified {
+                println!("verified  {}", line.url);
             } else {
-                "FAILED  "
-            };
-            println!(
-                "{mark}  {}  {}",
-                line.url,
-                if line.verified { "" } else { &line.detail }
-            );
+                println!("FAILED    {}\n          {}", line.url, line.detail);
+            }
         }
     }
     Ok(if all_ok { exit::OK } else { exit::FAILED })
