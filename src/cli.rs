@@ -20,7 +20,7 @@ use crate::verify;
     version,
     about = "Package an MLCube and publish its parts to public storage for MedPerf, verified.",
     long_about = None,
-    after_help = "Exit codes: 0 all done and verified; 1 an upload or verification failed; 2 bad input or configuration (nothing uploaded)."
+    after_help = "Exit codes: 0 all done and verified; 1 an upload or verification failed; 2 bad input or configuration (nothing uploaded); 130 interrupted (unfinished uploads aborted)."
 )]
 pub struct Cli {
     #[command(flatten)]

@@ -8,6 +8,8 @@ pub mod exit {
     pub const OK: u8 = 0;
     pub const FAILED: u8 = 1;
     pub const USAGE: u8 = 2;
+    /// Interrupted by Ctrl-C (128 + SIGINT, as shells report it).
+    pub const INTERRUPTED: u8 = 130;
 }
 
 /// Bad input or configuration: names the file or option and says what to do. Exit code 2.
@@ -55,9 +57,25 @@ impl fmt::Display for Failure {
 
 impl std::error::Error for Failure {}
 
+/// The user pressed Ctrl-C during uploads; unfinished uploads were aborted. Exit code 130.
+#[derive(Debug)]
+pub struct Interrupted;
+
+impl fmt::Display for Interrupted {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(
+            "interrupted; unfinished uploads were aborted and nothing was reported as published",
+        )
+    }
+}
+
+impl std::error::Error for Interrupted {}
+
 /// The exit code for an error that reached `main`.
 pub fn exit_code(error: &anyhow::Error) -> u8 {
-    if error.downcast_ref::<Failure>().is_some() {
+    if error.downcast_ref::<Interrupted>().is_some() {
+        exit::INTERRUPTED
+    } else if error.downcast_ref::<Failure>().is_some() {
         exit::FAILED
     } else {
         exit::USAGE

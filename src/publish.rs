@@ -8,7 +8,7 @@ use std::sync::Arc;
 use cubeship_provider::{Asset, ObjectKey, Provider, RemoteObject, UploadRequest};
 use futures::StreamExt;
 
-use crate::error::{Failure, InputError, exit};
+use crate::error::{Failure, InputError, Interrupted, exit};
 use crate::package::{Component, Manifest, Role};
 use crate::progress::{Bars, Output};
 use crate::report::{self, ComponentReport, PublishReport, UploadReport, UploadStatus};
@@ -233,17 +233,19 @@ pub fn plan(
     Ok(keys)
 }
 
-/// Uploads and verifies every item on every target; `reports[item][target]`.
+/// Uploads and verifies every item on every target; `reports[item][target]`. On Ctrl-C, the
+/// providers abort what they left half-done (S3 multipart uploads) and this returns
+/// `Interrupted`.
 pub async fn transfer(
     items: &[Item],
     targets: &[Target],
     keys: &[Vec<ObjectKey>],
     options: &PublishOptions,
-) -> Vec<Vec<UploadReport>> {
+) -> Result<Vec<Vec<UploadReport>>, Interrupted> {
     let client = cubeship_provider::http::anonymous_client().expect("HTTP client builds");
     let bars = Bars::new(options.output);
     let jobs = (0..items.len()).flat_map(|i| (0..targets.len()).map(move |t| (i, t)));
-    let mut results: Vec<(usize, usize, UploadReport)> = futures::stream::iter(jobs)
+    let work = futures::stream::iter(jobs)
         .map(|(i, t)| {
             let (item, target, key) = (&items[i], &targets[t], &keys[i][t]);
             let client = &client;
@@ -265,14 +267,22 @@ pub async fn transfer(
             }
         })
         .buffer_unordered(options.jobs.max(1))
-        .collect()
-        .await;
+        .collect::<Vec<(usize, usize, UploadReport)>>();
+    let mut results = tokio::select! {
+        results = work => results,
+        _ = tokio::signal::ctrl_c() => {
+            drop(bars);
+            eprintln!("interrupted: aborting unfinished uploads…");
+            futures::future::join_all(targets.iter().map(|t| t.provider.abort_in_flight())).await;
+            return Err(Interrupted);
+        }
+    };
     results.sort_by_key(|(i, t, _)| (*i, *t));
     let mut grid: Vec<Vec<UploadReport>> = (0..items.len()).map(|_| Vec::new()).collect();
     for (i, _, report) in results {
         grid[i].push(report);
     }
-    grid
+    Ok(grid)
 }
 
 async fn upload_one(
@@ -396,7 +406,7 @@ pub async fn publish(
         targets,
         options.key_template.as_deref(),
     )?;
-    let grid = transfer(&items, targets, &keys, options).await;
+    let grid = transfer(&items, targets, &keys, options).await?;
     let components: Vec<ComponentReport> = manifest
         .components
         .iter()

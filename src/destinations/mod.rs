@@ -139,7 +139,7 @@ pub async fn run_upload(
     if !options.dry_run {
         publish::preflight(&targets).await?;
     }
-    let grid = publish::transfer(&items, &targets, &keys, &options).await;
+    let grid = publish::transfer(&items, &targets, &keys, &options).await?;
     let report = PublishReport {
         schema_version: crate::package::SCHEMA_VERSION,
         mlcube: None,

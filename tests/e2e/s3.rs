@@ -244,6 +244,65 @@ fn a_bucket_that_refuses_acls_gets_uploads_without_acl_and_a_policy_diagnosis() 
     }
 }
 
+/// The bucket's unfinished multipart uploads, by an unsigned ListMultipartUploads (moto does
+/// not check signatures).
+fn unfinished_uploads(endpoint: &str, bucket: &str) -> usize {
+    let (status, body) = http_get(&format!("{endpoint}/{bucket}?uploads"));
+    assert_eq!(status, 200);
+    String::from_utf8_lossy(&body).matches("<UploadId>").count()
+}
+
+#[test]
+fn ctrl_c_during_a_multipart_upload_aborts_it() {
+    let moto = Moto::start("interrupted");
+    let temp = tempfile::tempdir().unwrap();
+    let cube = cube_with_big_weights(temp.path(), 200 * 1024 * 1024);
+    let mut child = with_keys(SECRET_KEY)
+        .args(["package-and-publish"])
+        .arg(&cube)
+        .args([
+            "--to",
+            "s3://interrupted/x",
+            "--endpoint-url",
+            &moto.endpoint,
+        ])
+        .args(["--s3-multipart-threshold", "5", "--json"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let start = std::time::Instant::now();
+    while unfinished_uploads(&moto.endpoint, "interrupted") == 0 {
+        assert!(
+            start.elapsed() < Duration::from_secs(120),
+            "no multipart upload started"
+        );
+        assert!(
+            child.try_wait().unwrap().is_none(),
+            "cubeship ended before the test could interrupt it"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let sent = Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(sent.success());
+    let output = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(130), "{stderr}");
+    assert!(stderr.contains("interrupted"), "{stderr}");
+    assert_eq!(
+        unfinished_uploads(&moto.endpoint, "interrupted"),
+        0,
+        "the multipart upload was aborted"
+    );
+    assert!(
+        !cube.join("deploy/publish.json").exists(),
+        "nothing reported as published"
+    );
+}
+
 #[test]
 fn moto_multipart_upload_round_trips() {
     let moto = Moto::start("big");

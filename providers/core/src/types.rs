@@ -157,6 +157,10 @@ pub trait Provider: Send + Sync {
     /// The URL an anonymous client will GET for `key` (best known before upload).
     fn public_url(&self, key: &ObjectKey) -> Result<Url>;
 
+    /// After an interrupt (Ctrl-C): cancels uploads that would otherwise leave state behind on
+    /// the server, such as S3 multipart uploads, whose parts are billed until aborted.
+    async fn abort_in_flight(&self) {}
+
     /// Explains, for humans, why an anonymous GET of `url` answered `status`, when this
     /// provider knows a likely cause (private bucket, ACLs disabled, private repository).
     fn diagnose_not_public(&self, _key: &ObjectKey, _status: u16) -> Option<String> {

@@ -96,6 +96,8 @@ pub struct S3Provider {
     /// Set once the bucket answered `AccessControlListNotSupported`.
     acls_refused: AtomicBool,
     credentials: Option<aws_sdk_s3::config::SharedCredentialsProvider>,
+    /// Multipart uploads started and not yet completed or aborted: (key, upload id).
+    in_flight: std::sync::Mutex<Vec<(String, String)>>,
 }
 
 impl S3Provider {
@@ -171,6 +173,7 @@ impl S3Provider {
             custom_endpoint,
             checksum,
             acls_refused: AtomicBool::new(false),
+            in_flight: std::sync::Mutex::new(Vec::new()),
             config,
         })
     }
@@ -277,6 +280,10 @@ impl S3Provider {
             })
             .await?;
 
+        self.in_flight
+            .lock()
+            .expect("in-flight list lock")
+            .push((key.to_string(), upload_id.clone()));
         let result = self.upload_parts(request, key, &upload_id).await;
         let completed = match result {
             Ok(parts) => {
@@ -315,21 +322,12 @@ impl S3Provider {
         };
         if completed.is_err() {
             // Never leave billed, invisible parts behind.
-            let abort = self
-                .client
-                .abort_multipart_upload()
-                .bucket(&self.config.bucket)
-                .key(key)
-                .upload_id(&upload_id)
-                .send()
-                .await;
-            if let Err(e) = abort {
-                tracing::warn!(
-                    "{what}: could not abort the failed upload {upload_id}: {}",
-                    DisplayErrorContext(&e)
-                );
-            }
+            self.abort(key, &upload_id).await;
         }
+        self.in_flight
+            .lock()
+            .expect("in-flight list lock")
+            .retain(|(_, id)| id != &upload_id);
         completed
     }
 
@@ -383,6 +381,25 @@ impl S3Provider {
             .await?;
         parts.sort_by_key(|p| p.part_number);
         Ok(parts)
+    }
+
+    /// Aborts a multipart upload, logging (not failing) when that is impossible.
+    async fn abort(&self, key: &str, upload_id: &str) {
+        let what = format!(
+            "aborting the multipart upload of s3://{}/{key}",
+            self.config.bucket
+        );
+        let abort = self
+            .client
+            .abort_multipart_upload()
+            .bucket(&self.config.bucket)
+            .key(key)
+            .upload_id(upload_id)
+            .send()
+            .await;
+        if let Err(e) = abort {
+            tracing::warn!("{}", map_error(e, &what));
+        }
     }
 
     /// Whether `key` holds `asset` (size and recorded sha256), after an ambiguous answer.
@@ -642,6 +659,11 @@ impl Provider for S3Provider {
                 format!("public URL {text} is invalid: {e}"),
             )
         })
+    }
+
+    async fn abort_in_flight(&self) {
+        let pending = std::mem::take(&mut *self.in_flight.lock().expect("in-flight list lock"));
+        futures::future::join_all(pending.iter().map(|(key, id)| self.abort(key, id))).await;
     }
 
     fn diagnose_not_public(&self, _key: &ObjectKey, status: u16) -> Option<String> {
