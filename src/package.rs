@@ -324,6 +324,7 @@ impl Staging {
             ))
             .hint("remove it or choose another --deploy-dir"));
         }
+        remove_abandoned_staging(&parent, &name);
         let path = parent.join(format!(".{name}.staging-{}", std::process::id()));
         let _ = std::fs::remove_dir_all(&path);
         std::fs::create_dir(&path).map_err(unwritable)?;
@@ -352,6 +353,30 @@ impl Staging {
         }
         self.committed = true;
         Ok(())
+    }
+}
+
+/// Removes staging folders left by runs that were killed (Ctrl-C while packaging): their
+/// process no longer exists. Only where `/proc` tells which processes live (Linux).
+fn remove_abandoned_staging(parent: &Path, name: &str) {
+    if !Path::new("/proc/self").exists() {
+        return;
+    }
+    let prefix = format!(".{name}.staging-");
+    let Ok(entries) = std::fs::read_dir(parent) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        let file_name = entry.file_name().to_string_lossy().into_owned();
+        let Some(pid) = file_name
+            .strip_prefix(&prefix)
+            .and_then(|p| p.parse::<u32>().ok())
+        else {
+            continue;
+        };
+        if pid != std::process::id() && !Path::new(&format!("/proc/{pid}")).exists() {
+            let _ = std::fs::remove_dir_all(entry.path());
+        }
     }
 }
 

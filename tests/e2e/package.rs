@@ -474,6 +474,17 @@ fn bad_inputs_are_refused_with_exit_2_and_a_message_naming_the_file() {
 }
 
 #[test]
+fn a_staging_folder_left_by_a_killed_run_is_cleaned_up() {
+    let (_temp, cube) = example_cube("brats-metrics");
+    // A pid that cannot be alive (above the kernel's pid_max limit of 2^22).
+    let abandoned = cube.join(".deploy.staging-4999999");
+    std::fs::create_dir_all(abandoned.join("inner")).unwrap();
+    package(&cube, &[]).assert_code(0);
+    assert!(!abandoned.exists(), "abandoned staging folder removed");
+    assert_no_staging_left(&cube);
+}
+
+#[test]
 fn valid_types_are_accepted() {
     for (name, cube_type) in [
         ("brats-model-deepmedic", "model"),
