@@ -252,70 +252,68 @@ fn bad_destinations_and_options_are_usage_errors() {
     let (temp, cube) = example_cube("brats-metrics");
     let never = temp.path().join("never");
     let never_dest = format!("dir:{}", never.display());
-    let unknown = cubeship_run([
-        "package-and-publish",
-        cube.to_str().unwrap(),
-        "--to",
+    assert_usage_error(
+        [
+            "package-and-publish",
+            cube.to_str().unwrap(),
+            "--to",
+            "ftp://x/y",
+        ],
         "ftp://x/y",
-    ]);
-    unknown.assert_code(2);
-    assert!(unknown.stderr.contains("ftp://x/y"), "{}", unknown.stderr);
+    );
     assert!(!cube.join("deploy").exists());
 
-    let bucket = cubeship_run([
-        "package-and-publish",
-        cube.to_str().unwrap(),
-        "--to",
-        "s3://Bad_Bucket!/x",
-    ]);
-    bucket.assert_code(2);
-    assert!(bucket.stderr.contains("Bad_Bucket!"), "{}", bucket.stderr);
-
-    let template = cubeship_run([
-        "package-and-publish",
-        cube.to_str().unwrap(),
-        "--to",
-        &never_dest,
-        "--key-template",
-        "{nope}/{file}",
-    ]);
-    template.assert_code(2);
-    assert!(template.stderr.contains("{nope}"), "{}", template.stderr);
-
-    let base = cubeship_run([
-        "package-and-publish",
-        cube.to_str().unwrap(),
-        "--to",
-        &never_dest,
-        "--public-url-base",
-        "https://cdn.example.org",
-    ]);
-    base.assert_code(2);
-    assert!(base.stderr.contains("--public-url-base"), "{}", base.stderr);
-
-    let two_get_urls = cubeship_run([
-        "package-and-publish",
-        cube.to_str().unwrap(),
-        "--to",
-        "http://127.0.0.1:9/a/",
-        "--to",
-        "http://127.0.0.1:9/b/",
-        "--get-url",
-        "http://127.0.0.1:9/public/",
-    ]);
-    two_get_urls.assert_code(2);
-    assert!(
-        two_get_urls.stderr.contains("--get-url"),
-        "{}",
-        two_get_urls.stderr
+    assert_usage_error(
+        [
+            "package-and-publish",
+            cube.to_str().unwrap(),
+            "--to",
+            "s3://Bad_Bucket!/x",
+        ],
+        "Bad_Bucket!",
     );
 
-    let no_deploy = cubeship_run(["publish", "/nonexistent/deploy", "--to", &never_dest]);
-    no_deploy.assert_code(2);
-    assert!(
-        no_deploy.stderr.contains("manifest.json"),
-        "{}",
-        no_deploy.stderr
+    assert_usage_error(
+        [
+            "package-and-publish",
+            cube.to_str().unwrap(),
+            "--to",
+            &never_dest,
+            "--key-template",
+            "{nope}/{file}",
+        ],
+        "{nope}",
+    );
+
+    assert_usage_error(
+        [
+            "package-and-publish",
+            cube.to_str().unwrap(),
+            "--to",
+            &never_dest,
+            "--public-url-base",
+            "https://cdn.example.org",
+        ],
+        "--public-url-base",
+    );
+
+    assert_usage_error(
+        [
+            "package-and-publish",
+            cube.to_str().unwrap(),
+            "--to",
+            "http://127.0.0.1:9/a/",
+            "--to",
+            "http://127.0.0.1:9/b/",
+            "--get-url",
+            "http://127.0.0.1:9/public/",
+        ],
+        "--get-url",
+    );
+
+    assert_usage_error(
+        ["publish", "/nonexistent/deploy", "--to", &never_dest],
+        "manifest.json",
     );
     assert!(!never.exists(), "nothing was created at the destination");
     assert!(!cube.join("deploy").exists());

@@ -256,3 +256,20 @@ pub fn statuses(report: &serde_json::Value) -> Vec<String> {
         .map(|u| u["status"].as_str().unwrap().to_string())
         .collect()
 }
+
+/// Runs `cubeship ARGS…` and expects a usage error: exit 2 with `needle` on stderr.
+#[track_caller]
+pub fn assert_usage_error<I, S>(args: I, needle: &str) -> Run
+where
+    I: IntoIterator<Item = S>,
+    S: AsRef<std::ffi::OsStr>,
+{
+    let run = cubeship_run(args);
+    run.assert_code(2);
+    assert!(
+        run.stderr.contains(needle),
+        "stderr should mention {needle:?}:\n{}",
+        run.stderr
+    );
+    run
+}
