@@ -23,3 +23,14 @@ S3S_ROOT="$PWD/target/test-tools"
 if [ ! -x "$S3S_ROOT/bin/s3s-fs" ]; then
   cargo install s3s-fs --version 0.14.1 --features binary --locked --root "$S3S_ROOT" --quiet
 fi
+
+# Stoplight Prism (contract check of the GitHub provider's requests, tests/contract/), from npm
+# into the same folder; its command is linked into target/test-tools/bin with s3s-fs.
+PRISM_VERSION=5.16.0
+PRISM_ROOT="$PWD/target/test-tools"
+if ! grep -qs "\"version\": \"$PRISM_VERSION\"" "$PRISM_ROOT/node_modules/@stoplight/prism-cli/package.json"; then
+  npm install --prefix "$PRISM_ROOT" --save-exact --no-audit --no-fund --loglevel=error \
+    "@stoplight/prism-cli@$PRISM_VERSION" >/dev/null
+fi
+mkdir -p "$PRISM_ROOT/bin"
+ln -sfn ../node_modules/.bin/prism "$PRISM_ROOT/bin/prism"
