@@ -6,6 +6,7 @@ mod support;
 
 mod gcs;
 mod github;
+mod github_contract;
 mod http;
 mod package;
 mod publish_dir;
