@@ -165,6 +165,13 @@ fn package_and_publish_creates_the_release_then_a_rerun_is_unchanged() {
 
     let first = publish(&["--create-release"]);
     first.assert_code(0);
+    // The missing release is looked up once per run, not once per component.
+    let tag_lookups = github
+        .log()
+        .iter()
+        .filter(|(method, path, _, _)| method == "GET" && path.contains("/releases/tags/"))
+        .count();
+    assert_eq!(tag_lookups, 1);
     let report = first.json();
     let statuses_first = statuses(&report);
     assert!(!statuses_first.is_empty());

@@ -52,8 +52,9 @@ struct Known {
 pub struct GithubProvider {
     config: GithubConfig,
     api: Api,
-    /// Looked up once (and created at most once) even when several uploads run at once.
-    release: tokio::sync::Mutex<Option<Release>>,
+    /// Looked up once (and created at most once) even when several uploads run at once:
+    /// `None` until looked up, then the release or `Some(None)` when the tag has none.
+    release: tokio::sync::Mutex<Option<Option<Release>>>,
     known: Mutex<Known>,
 }
 
@@ -86,23 +87,27 @@ impl GithubProvider {
     /// The release for the tag; created when `create` and `--create-release` allow it.
     async fn release(&self, create: bool) -> Result<Option<Release>> {
         let mut cached = self.release.lock().await;
-        if cached.is_none() {
-            let mut found = self.api.release_by_tag(&self.config.tag).await?;
-            if found.is_none() && create && self.config.create_release {
+        let known = match cached.take() {
+            Some(known) => known,
+            None => self.api.release_by_tag(&self.config.tag).await?,
+        };
+        let known = match known {
+            None if create && self.config.create_release => {
                 tracing::info!(
                     "creating release {} in {}",
                     self.config.tag,
                     self.full_name()
                 );
-                found = Some(
+                Some(
                     self.api
                         .create_release(&self.config.tag, self.config.draft)
                         .await?,
-                );
+                )
             }
-            *cached = found;
-        }
-        Ok(cached.clone())
+            known => known,
+        };
+        *cached = Some(known.clone());
+        Ok(known)
     }
 
     fn missing_release(&self) -> Error {
@@ -437,7 +442,7 @@ impl Provider for GithubProvider {
             .release
             .try_lock()
             .ok()
-            .and_then(|r| r.as_ref().map(|r| r.draft));
+            .and_then(|r| r.as_ref().and_then(|known| known.as_ref().map(|r| r.draft)));
         Some(if private == Some(true) {
             format!(
                 "{} is a private repository, so its release assets need a token to download. \
