@@ -318,3 +318,20 @@ fn bad_destinations_and_options_are_usage_errors() {
     assert!(!never.exists(), "nothing was created at the destination");
     assert!(!cube.join("deploy").exists());
 }
+
+#[test]
+fn completions_and_version_are_printed() {
+    for shell in ["bash", "zsh", "fish"] {
+        let run = cubeship_run(["completions", shell]);
+        run.assert_code(0);
+        assert!(run.stdout.contains("package-and-publish"), "{shell}");
+    }
+    let version = cubeship_run(["--version"]);
+    version.assert_code(0);
+    assert!(
+        version.stdout.starts_with("cubeship "),
+        "{}",
+        version.stdout
+    );
+    assert_usage_error(["completions", "tcsh"], "tcsh");
+}
