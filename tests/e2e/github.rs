@@ -9,16 +9,16 @@ use serde_json::{Value, json};
 
 use crate::support::*;
 
-const TOKEN: &str = "ghp_fake_token_with_write_access_0001";
+pub(crate) const TOKEN: &str = "ghp_fake_token_with_write_access_0001";
 
 /// A running fake GitHub with repositories `o/r` (public) and `o/secret` (private).
-struct FakeGithub {
+pub(crate) struct FakeGithub {
     _server: Server,
-    base: String,
+    pub(crate) base: String,
 }
 
 impl FakeGithub {
-    fn start() -> Self {
+    pub(crate) fn start() -> Self {
         let port = free_port();
         let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/servers/github_fake.py");
         let server = Server::start(
@@ -72,14 +72,14 @@ impl FakeGithub {
         });
     }
 
-    fn get(&self, path: &str) -> Value {
+    pub(crate) fn get(&self, path: &str) -> Value {
         let (status, body) = http_get(&format!("{}{path}", self.base));
         assert_eq!(status, 200);
         serde_json::from_slice(&body).unwrap()
     }
 
     /// Names and sha256 of the assets of release `tag` in `o/r`.
-    fn assets(&self, tag: &str) -> Vec<(String, String)> {
+    pub(crate) fn assets(&self, tag: &str) -> Vec<(String, String)> {
         self.get("/_fake/state")
             .as_array()
             .unwrap()
@@ -96,7 +96,7 @@ impl FakeGithub {
     }
 
     /// The requests the fake received: (method, path, status, time).
-    fn log(&self) -> Vec<(String, String, u64, f64)> {
+    pub(crate) fn log(&self) -> Vec<(String, String, u64, f64)> {
         self.get("/_fake/log")
             .as_array()
             .unwrap()

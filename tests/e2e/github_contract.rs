@@ -9,9 +9,9 @@ use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 
+use crate::github::{FakeGithub, TOKEN};
 use crate::support::*;
 
-const TOKEN: &str = "ghp_contract_check_token_0001";
 /// Prism compiles the description before it listens: seconds on a loaded machine.
 const PRISM_START_TIMEOUT: Duration = Duration::from_secs(40);
 /// The upload operation as GitHub's description names it (served from uploads.github.com).
@@ -68,69 +68,14 @@ fn spec_for_prism() -> Value {
     spec
 }
 
-/// The fake GitHub with one public repository `o/r`.
-struct FakeGithub {
-    _server: Server,
-    base: String,
-}
-
-impl FakeGithub {
-    fn start() -> Self {
-        let port = free_port();
-        let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/servers/github_fake.py");
-        let server = Server::start(
-            "fake GitHub",
-            Command::new("python3").arg(script).args([
-                "--port",
-                &port.to_string(),
-                "--token",
-                TOKEN,
-                "--repo",
-                "o/r",
-            ]),
-        );
-        let addr = format!("127.0.0.1:{port}");
-        wait_for_tcp(&addr, Duration::from_secs(10));
-        FakeGithub {
-            _server: server,
-            base: format!("http://{addr}"),
-        }
-    }
-
-    fn get(&self, path: &str) -> Value {
-        let (status, body) = http_get(&format!("{}{path}", self.base));
-        assert_eq!(status, 200, "{path}");
-        serde_json::from_slice(&body).unwrap()
-    }
-
-    /// Names and sha256 of the assets of release `tag`.
-    fn assets(&self, tag: &str) -> Vec<(String, String)> {
-        let mut assets: Vec<(String, String)> = self
-            .get("/_fake/state")
-            .as_array()
-            .unwrap()
-            .iter()
-            .filter(|r| r["tag"] == tag)
-            .flat_map(|r| r["assets"].as_array().unwrap().clone())
-            .map(|a| {
-                let text = |key: &str| a[key].as_str().unwrap().to_string();
-                (text("name"), text("sha256"))
-            })
-            .collect();
-        assets.sort();
-        assets
-    }
-
-    /// The request targets the fake received from clients (its own admin calls excluded).
-    fn api_request_targets(&self) -> Vec<String> {
-        self.get("/_fake/log")
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|e| e["path"].as_str().unwrap().to_string())
-            .filter(|path| !path.starts_with("/_fake/"))
-            .collect()
-    }
+/// The request targets the fake received from clients (its own admin calls excluded).
+fn api_request_targets(github: &FakeGithub) -> Vec<String> {
+    github
+        .log()
+        .into_iter()
+        .map(|(_, path, _, _)| path)
+        .filter(|path| !path.starts_with("/_fake/"))
+        .collect()
 }
 
 /// `prism proxy` in front of the fake, with `--errors`: a request that violates the
@@ -371,7 +316,7 @@ fn every_request_of_create_upload_and_safe_replace_matches_githubs_description()
     }
     // …and nothing reached the fake around it: requests through the upstream proxy carry
     // Prism's absolute URL, a direct one only a path.
-    let targets = github.api_request_targets();
+    let targets = api_request_targets(&github);
     assert!(!targets.is_empty());
     for target in &targets {
         assert!(

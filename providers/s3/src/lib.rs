@@ -212,22 +212,33 @@ impl S3Provider {
                     }
                     match request.send().await {
                         Ok(_) => Ok(()),
-                        Err(e) if is_acl_refusal(&e) => {
-                            self.note_acl_refusal();
-                            Err(Error::new(
-                                ErrorKind::Transport,
-                                "bucket refuses ACLs; retrying without",
-                            )
-                            .retryable(true))
-                        }
-                        Err(e) => Err(map_error(
-                            e,
-                            &format!("PUT s3://{}/{key}", self.config.bucket),
-                        )),
+                        Err(e) => Err(self
+                            .map_write_error(e, &format!("PUT s3://{}/{key}", self.config.bucket))),
                     }
                 },
             )
             .await
+    }
+
+    /// `map_error` for requests that carry an ACL: a bucket that refuses ACLs is remembered and
+    /// the request becomes retryable, so the retry goes without one.
+    fn map_write_error<E>(
+        &self,
+        error: SdkError<E, aws_sdk_s3::config::http::HttpResponse>,
+        what: &str,
+    ) -> Error
+    where
+        E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
+    {
+        if is_acl_refusal(&error) {
+            self.note_acl_refusal();
+            return Error::new(
+                ErrorKind::Transport,
+                format!("{what}: bucket refuses ACLs; retrying without"),
+            )
+            .retryable(true);
+        }
+        map_error(error, what)
     }
 
     fn note_acl_refusal(&self) {
@@ -267,15 +278,7 @@ impl S3Provider {
                             format!("{what}: no upload id in the answer"),
                         )
                     }),
-                    Err(e) if is_acl_refusal(&e) => {
-                        self.note_acl_refusal();
-                        Err(Error::new(
-                            ErrorKind::Transport,
-                            "bucket refuses ACLs; retrying without",
-                        )
-                        .retryable(true))
-                    }
-                    Err(e) => Err(map_error(e, &what)),
+                    Err(e) => Err(self.map_write_error(e, &what)),
                 }
             })
             .await?;
