@@ -541,42 +541,37 @@ fn gcs_strict_emulator_resumes_an_interrupted_upload_in_the_same_session() {
 fn gcs_configuration_errors_exit_2_before_uploading() {
     let emulator = start_fake_gcs();
     let (_temp, cube) = example_cube("brats-metrics");
-    let run = cubeship_run([
-        "package-and-publish",
-        cube.to_str().unwrap(),
-        "--to",
-        "gs://no-such-bucket/x",
-        "--endpoint",
-        &emulator.base,
-    ]);
-    run.assert_code(2);
-    assert!(
-        run.stderr.contains("no-such-bucket does not exist"),
-        "{}",
-        run.stderr
+    assert_usage_error(
+        [
+            "package-and-publish",
+            cube.to_str().unwrap(),
+            "--to",
+            "gs://no-such-bucket/x",
+            "--endpoint",
+            &emulator.base,
+        ],
+        "no-such-bucket does not exist",
     );
-    let run = cubeship_run([
-        "package-and-publish",
-        cube.to_str().unwrap(),
-        "--to",
-        "gs://Bad_Bucket!/x",
-    ]);
-    run.assert_code(2);
-    assert!(
-        run.stderr.contains("not a Cloud Storage bucket name"),
-        "{}",
-        run.stderr
+    assert_usage_error(
+        [
+            "package-and-publish",
+            cube.to_str().unwrap(),
+            "--to",
+            "gs://Bad_Bucket!/x",
+        ],
+        "not a Cloud Storage bucket name",
     );
-    let run = cubeship_run([
-        "package-and-publish",
-        cube.to_str().unwrap(),
-        "--to",
-        &format!("gs://{BUCKET}"),
+    assert_usage_error(
+        [
+            "package-and-publish",
+            cube.to_str().unwrap(),
+            "--to",
+            &format!("gs://{BUCKET}"),
+            "--endpoint",
+            "ftp://127.0.0.1/",
+        ],
         "--endpoint",
-        "ftp://127.0.0.1/",
-    ]);
-    run.assert_code(2);
-    assert!(run.stderr.contains("--endpoint"), "{}", run.stderr);
+    );
     // STORAGE_EMULATOR_HOST is honoured (host:port form, as other Google clients take it).
     let host = emulator.base.trim_start_matches("http://").to_string();
     let run = run_with_env(
