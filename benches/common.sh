@@ -1,5 +1,14 @@
 # Shared helpers of the benchmark scripts (sourced, not run).
 
+# bench_setup: the work folder ($WORK, from BENCH_DIR) and a fresh release build ($BIN).
+bench_setup() {
+  WORK=${BENCH_DIR:-/tmp/cubeship-bench}
+  mkdir -p "$WORK"
+  command -v /usr/bin/time >/dev/null || { echo "needs /usr/bin/time (apt-get install time)"; exit 2; }
+  cargo build --release --quiet --manifest-path "$ROOT/Cargo.toml"
+  BIN="$ROOT/target/release/cubeship"
+}
+
 # make_cube DIR SIZE_MIB: an MLCube whose additional files hold SIZE_MIB MiB: 3/4 incompressible
 # weights (like real model weights) and 1/4 compressible text split over many files.
 make_cube() {

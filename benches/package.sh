@@ -6,12 +6,7 @@ set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 source "$ROOT/benches/common.sh"
 SIZE_MIB=${1:-1024}
-WORK=${BENCH_DIR:-/tmp/cubeship-bench}
-mkdir -p "$WORK"
-command -v /usr/bin/time >/dev/null || { echo "needs /usr/bin/time (apt-get install time)"; exit 2; }
-
-cargo build --release --quiet --manifest-path "$ROOT/Cargo.toml"
-BIN="$ROOT/target/release/cubeship"
+bench_setup
 make_cube "$WORK/cube" "$SIZE_MIB"
 SRC="$WORK/cube/workspace/additional_files"
 echo "input: $(du -sh --apparent-size "$SRC" | cut -f1) in $(find "$SRC" -type f | wc -l) files; $(nproc) cores"

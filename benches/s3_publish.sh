@@ -9,14 +9,11 @@ set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 source "$ROOT/benches/common.sh"
 SIZE_MIB=${1:-1024}
-WORK=${BENCH_DIR:-/tmp/cubeship-bench}
-mkdir -p "$WORK"
 export PATH="$ROOT/target/test-tools/bin:$HOME/.cargo/bin:$PATH"
 export AWS_ACCESS_KEY_ID=AKIABENCH AWS_SECRET_ACCESS_KEY=bench-secret AWS_REGION=us-east-1 AWS_DEFAULT_REGION=us-east-1
 export AWS_EC2_METADATA_DISABLED=true
 
-cargo build --release --quiet --manifest-path "$ROOT/Cargo.toml"
-BIN="$ROOT/target/release/cubeship"
+bench_setup
 make_cube "$WORK/cube" "$SIZE_MIB"
 "$BIN" package "$WORK/cube" --deploy-dir "$WORK/s3-deploy" > /dev/null
 echo "input: ${SIZE_MIB} MiB MLCube; deploy folder $(du -sh "$WORK/s3-deploy" | cut -f1); $(nproc) cores"
