@@ -17,7 +17,7 @@ use std::time::SystemTime;
 use flate2::{Compress, Compression, FlushCompress};
 
 use crate::error::InputError;
-use crate::hashing::{Digests, HashingWriter};
+use cubeship_provider::digest::{Digests, HashingWriter};
 
 /// Every entry's mtime: 2000-01-01T00:00:00Z. A fixed value makes archives reproducible; a
 /// zero would make GNU tar warn about implausibly old timestamps on extraction.
@@ -31,6 +31,7 @@ pub const BLOCK_SIZE: usize = 1 << 20;
 const INCOMPRESSIBLE_RATIO: f64 = 0.97;
 const SAMPLE_SIZE: usize = 32 * 1024;
 
+/// How hard and on how many threads to compress an archive.
 #[derive(Clone, Copy, Debug)]
 pub struct ArchiveOptions {
     /// gzip level 1-9 (0 stores everything).
@@ -368,6 +369,7 @@ pub struct ParallelGzip<W: Write + Send + 'static> {
 }
 
 impl<W: Write + Send + 'static> ParallelGzip<W> {
+    /// Starts the compression threads; the gzip stream goes to `inner`.
     pub fn new(inner: W, options: ArchiveOptions) -> Self {
         let threads = options.threads.max(1);
         let (jobs_tx, jobs_rx) = sync_channel::<Job>(threads * 2);

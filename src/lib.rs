@@ -1,15 +1,17 @@
 //! cubeship: package an MLCube and publish its parts to public storage for MedPerf, verified.
 //!
-//! The library holds the whole application; `main` only calls [`cli::run`].
+//! The library holds the application and knows nothing of the command line: it takes
+//! settings structs, returns data (manifests, reports, check results) and reports progress
+//! through [`reporter::Reporter`]. The binary's `cli` module parses arguments, draws progress,
+//! renders reports and chooses exit codes. Providers plug in through [`registry`].
 
 pub mod archive;
-pub mod cli;
 pub mod destinations;
 pub mod error;
-pub mod hashing;
 pub mod mlcube;
 pub mod package;
-pub mod progress;
 pub mod publish;
+pub mod registry;
 pub mod report;
+pub mod reporter;
 pub mod verify;

@@ -1,5 +1,9 @@
+//! The `cubeship` command: `main` only calls [`cli::run`].
+
 use std::process::ExitCode;
 
+mod cli;
+
 fn main() -> ExitCode {
-    ExitCode::from(cubeship::cli::run())
+    ExitCode::from(cli::run())
 }

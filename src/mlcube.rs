@@ -8,10 +8,15 @@ use serde_yaml::Value;
 
 use crate::error::InputError;
 
+/// The manifest of the MLCube layout, at the cube's root.
 pub const LEGACY_MANIFEST: &str = "mlcube.yaml";
+/// The manifest of the container layout, at the cube's root.
 pub const CONTAINER_MANIFEST: &str = "container_config.yaml";
+/// The cube's parameters, in `workspace/`.
 pub const PARAMETERS_FILE: &str = "parameters.yaml";
+/// Extra files (weights) shipped with the cube, in `workspace/`.
 pub const ADDITIONAL_FILES_DIR: &str = "additional_files";
+/// Saved container images (`.sif`), in `workspace/`.
 pub const IMAGE_DIR: &str = ".image";
 
 /// The two ways MedPerf describes a cube.
@@ -25,6 +30,7 @@ pub enum Layout {
 }
 
 impl Layout {
+    /// The manifest's file name, at the cube's root.
     pub fn manifest_file(self) -> &'static str {
         match self {
             Layout::Mlcube => LEGACY_MANIFEST,
@@ -34,11 +40,30 @@ impl Layout {
 }
 
 /// What MedPerf uses a cube for; each type requires certain tasks.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum CubeType {
+    /// Runs inference (`infer`).
     Model,
+    /// Scores predictions (`evaluate`).
     Metrics,
+    /// Prepares a data set (`prepare`, `sanity_check`, `statistics`).
     DataPreparator,
+}
+
+impl std::str::FromStr for CubeType {
+    type Err = InputError;
+
+    fn from_str(value: &str) -> Result<Self, InputError> {
+        match value {
+            "model" => Ok(CubeType::Model),
+            "metrics" => Ok(CubeType::Metrics),
+            "data-preparator" => Ok(CubeType::DataPreparator),
+            other => Err(
+                InputError::new(format!("--type {other}: unknown cube type"))
+                    .hint("use model, metrics or data-preparator"),
+            ),
+        }
+    }
 }
 
 impl CubeType {
@@ -80,19 +105,28 @@ struct Task {
 /// A checked MLCube folder.
 #[derive(Debug)]
 pub struct MlCube {
+    /// The cube's folder.
     pub root: PathBuf,
+    /// Which manifest it has.
     pub layout: Layout,
     /// The name used for object keys and `medperf … --name`: `--name`, else the folder name.
     pub name: String,
+    /// The manifest file.
     pub manifest_path: PathBuf,
+    /// `workspace/parameters.yaml`, when present.
     pub parameters_path: Option<PathBuf>,
+    /// `workspace/additional_files/`, when present.
     pub additional_files_dir: Option<PathBuf>,
+    /// `workspace/.image/`, when present.
     pub image_dir: Option<PathBuf>,
+    /// The Docker image the manifest names (`docker.image`, or `image` of a container config).
+    pub docker_image: Option<String>,
     /// Checks that failed only as warnings (type inferred, not asked for).
     pub warnings: Vec<String>,
 }
 
 impl MlCube {
+    /// The `workspace/` folder, where parameters and additional files live.
     pub fn workspace(&self) -> PathBuf {
         self.root.join("workspace")
     }
@@ -193,6 +227,12 @@ pub fn load(
         parameters_path: parameters.is_file().then_some(parameters),
         additional_files_dir: existing_dir(workspace.join(ADDITIONAL_FILES_DIR)),
         image_dir: existing_dir(workspace.join(IMAGE_DIR)),
+        docker_image: match layout {
+            Layout::Mlcube => document.get("docker").and_then(|d| d.get("image")),
+            Layout::Container => document.get("image"),
+        }
+        .and_then(Value::as_str)
+        .map(str::to_string),
         warnings: Vec::new(),
     };
 

@@ -10,25 +10,34 @@ use serde::{Deserialize, Serialize};
 
 use crate::archive::{self, ArchiveOptions};
 use crate::error::InputError;
-use crate::hashing::{self, Digests};
 use crate::mlcube::{Layout, MlCube, PARAMETERS_FILE};
+use cubeship_provider::digest::{self, Digests};
 
+/// The deploy folder's list of components, read back by `cubeship publish`.
 pub const MANIFEST_JSON: &str = "manifest.json";
+/// The archive of `workspace/additional_files/`.
 pub const ADDITIONAL_FILES_ARCHIVE: &str = "additional_files.tar.gz";
+/// The archive of `workspace/.image/`.
 pub const IMAGE_ARCHIVE: &str = "image.tar.gz";
+/// The `manifest.json` format this cubeship writes and reads.
 pub const SCHEMA_VERSION: u32 = 1;
 
 /// What a component is to MedPerf.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Role {
+    /// The cube's manifest (`mlcube.yaml` or `container_config.yaml`).
     Mlcube,
+    /// `parameters.yaml`.
     Parameters,
+    /// `additional_files.tar.gz`: weights and other extra files.
     AdditionalFiles,
+    /// `image.tar.gz`: the saved container image.
     Image,
 }
 
 impl Role {
+    /// The name `manifest.json` and reports use.
     pub fn as_str(self) -> &'static str {
         match self {
             Role::Mlcube => "mlcube",
@@ -42,12 +51,17 @@ impl Role {
 /// One packaged file of the deploy folder.
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
 pub struct Component {
+    /// What MedPerf uses it for.
     pub role: Role,
+    /// The file name in the deploy folder.
     pub file: String,
+    /// In bytes.
     pub size: u64,
+    /// Lower-case hex.
     pub sha256: String,
+    /// Lower-case hex.
     pub sha1: String,
-    /// Used by Google Cloud Storage uploads; kept out of the printed manifest's required fields.
+    /// Sent to stores that check it on upload; kept out of the printed manifest's required fields.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub crc32c: Option<u32>,
 }
@@ -65,18 +79,28 @@ impl Component {
     }
 }
 
+/// The packaged MLCube, as `manifest.json` records it.
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
 pub struct CubeInfo {
+    /// The MLCube folder packaged.
     pub path: String,
+    /// Its layout.
     pub layout: Layout,
+    /// Its name in keys and the medperf command.
     pub name: String,
+    /// The Docker image its manifest names, if any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub docker_image: Option<String>,
 }
 
 /// `deploy/manifest.json`.
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
 pub struct Manifest {
+    /// The format version; only `SCHEMA_VERSION` is read.
     pub schema_version: u32,
+    /// The cube that was packaged.
     pub mlcube: CubeInfo,
+    /// Every file of the deploy folder but `manifest.json` itself.
     pub components: Vec<Component>,
 }
 
@@ -127,18 +151,22 @@ impl Manifest {
     }
 }
 
+/// What `cubeship package` writes where, and how it compresses.
 #[derive(Clone, Debug, Default)]
 pub struct PackageOptions {
     /// Where the deploy folder goes; default `<mlcube>/deploy`.
     pub deploy_dir: Option<PathBuf>,
     /// Also write one tarball of the deploy folder here.
     pub output: Option<PathBuf>,
+    /// Compression level and threads; `None` for the defaults.
     pub archive: Option<ArchiveOptions>,
 }
 
 /// The result of packaging.
 pub struct Packaged {
+    /// The deploy folder written.
     pub deploy_dir: PathBuf,
+    /// What its `manifest.json` says.
     pub manifest: Manifest,
 }
 
@@ -204,6 +232,7 @@ pub fn package(cube: &MlCube, options: &PackageOptions) -> Result<Packaged, Inpu
             path: cube.root.display().to_string(),
             layout: cube.layout,
             name: cube.name.clone(),
+            docker_image: cube.docker_image.clone(),
         },
         components,
     };
@@ -272,7 +301,7 @@ fn copy_into(source: &Path, target: &Path) -> Result<Digests, InputError> {
         InputError::new(format!("cannot write {}: {e}", target.display()))
             .hint("check that the deploy folder is writable")
     })?;
-    let (_, digests) = hashing::copy_hashed(&mut reader, BufWriter::new(writer)).map_err(|e| {
+    let (_, digests) = digest::copy_hashed(&mut reader, BufWriter::new(writer)).map_err(|e| {
         InputError::new(format!(
             "cannot copy {} to {}: {e}",
             source.display(),

@@ -1,60 +1,80 @@
 //! Publishing: plan (components × destinations, object keys), preflight, upload with bounded
 //! concurrency and idempotence (skip what is already there, never overwrite other content
-//! unless asked), anonymous verification, report and `publish.json`.
+//! unless asked), verification the way MedPerf downloads, the report and `publish.json`.
+//! Nothing here prints: progress goes to a `Reporter`, results are returned.
 
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
 
-use cubeship_provider::{Asset, ObjectKey, Provider, RemoteObject, UploadRequest};
+use cubeship_provider::{Asset, ObjectKey, RemoteObject, UploadRequest};
 use futures::StreamExt;
 
-use crate::error::{Failure, InputError, Interrupted, exit};
+use crate::destinations::Target;
+use crate::error::{Failure, InputError};
 use crate::package::{Component, Manifest, Role};
-use crate::progress::{Bars, Output};
 use crate::report::{self, ComponentReport, PublishReport, UploadReport, UploadStatus};
+use crate::reporter::{Reporter, Step};
 use crate::verify::{self, Verdict};
 
 /// Which hash the printed medperf command carries.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum, serde::Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum HashKind {
+    /// MedPerf since late 2023.
     Sha256,
+    /// MedPerf before late 2023.
     Sha1,
 }
 
-#[derive(Clone, Debug)]
-pub struct PublishOptions {
-    pub key_template: Option<String>,
-    pub overwrite: bool,
-    pub verify: bool,
-    pub hash: HashKind,
-    pub dry_run: bool,
-    pub jobs: usize,
-    pub output: Output,
+impl std::str::FromStr for HashKind {
+    type Err = InputError;
+
+    fn from_str(value: &str) -> Result<Self, InputError> {
+        match value {
+            "sha256" => Ok(HashKind::Sha256),
+            "sha1" => Ok(HashKind::Sha1),
+            other => Err(InputError::new(format!(
+                "--hash {other}: expected sha256 or sha1"
+            ))),
+        }
+    }
 }
 
-/// A configured destination.
-pub struct Target {
-    /// As the user wrote it, without secrets: shown in reports.
-    pub spec: String,
-    pub provider: Arc<dyn Provider>,
+/// How to publish.
+#[derive(Clone, Debug)]
+pub struct PublishOptions {
+    /// Object key template (`None`: content-addressed default).
+    pub key_template: Option<String>,
+    /// Replace an object that holds other content.
+    pub overwrite: bool,
+    /// Download every URL after upload and check its hash.
+    pub verify: bool,
+    /// Hash printed in the medperf command.
+    pub hash: HashKind,
+    /// Plan only.
+    pub dry_run: bool,
+    /// Uploads at once.
+    pub jobs: usize,
 }
 
 /// The default object key: content-addressed, so a URL that MedPerf registered never starts
 /// serving other bytes, and a changed component gets a new URL.
 pub const DEFAULT_KEY_TEMPLATE: &str = "{name}/{sha256_16}/{file}";
-/// Where names are flat (GitHub release assets): one name per cube and file.
+/// Where names are flat (release assets, entities): one name per cube and file.
 pub const FLAT_KEY_TEMPLATE: &str = "{name}-{file}";
 
 /// One file to publish.
 #[derive(Clone, Debug)]
 pub struct Item {
+    /// What it is for MedPerf (`None` for files uploaded as they are).
     pub role: Option<Role>,
+    /// File name.
     pub file: String,
+    /// The local file and its digests.
     pub asset: Asset,
 }
 
 impl Item {
+    /// An item for a packaged component.
     pub fn from_component(deploy_dir: &Path, component: &Component) -> Self {
         Item {
             role: Some(component.role),
@@ -70,7 +90,7 @@ impl Item {
         }
     }
 
-    /// An item for a file uploaded as it is (`cubeship s3 upload FILE…`): hashes it first.
+    /// An item for a file uploaded as it is (`cubeship NAME upload FILE…`): hashes it first.
     pub fn from_file(path: &Path) -> Result<Self, InputError> {
         let file = path
             .file_name()
@@ -84,7 +104,7 @@ impl Item {
         }
         let mut reader = std::fs::File::open(path)
             .map_err(|e| InputError::new(format!("cannot read {}: {e}", path.display())))?;
-        let (_, digests) = crate::hashing::copy_hashed(&mut reader, std::io::sink())
+        let (_, digests) = cubeship_provider::digest::copy_hashed(&mut reader, std::io::sink())
             .map_err(|e| InputError::new(format!("cannot read {}: {e}", path.display())))?;
         Ok(Item {
             role: None,
@@ -101,6 +121,7 @@ impl Item {
     }
 }
 
+/// The Content-Type stores serve `file` with.
 pub fn content_type(file: &str) -> &'static str {
     if file.ends_with(".yaml") || file.ends_with(".yml") {
         "application/yaml"
@@ -215,7 +236,14 @@ pub fn plan(
                     target.spec,
                     report::human_size(limit)
                 ))
-                .hint("publish this component to another provider (S3, GCS, HTTP), or make it smaller"));
+                .hint("publish this component to another provider without that limit, or make it smaller"));
+            }
+            if capabilities.refuses_empty && item.asset.size == 0 {
+                return Err(InputError::new(format!(
+                    "{} is empty, and {} does not store empty files",
+                    item.file, target.spec
+                ))
+                .hint("publish it to another destination, or leave the empty file out"));
             }
             let template = key_template.unwrap_or(if capabilities.flat_names {
                 FLAT_KEY_TEMPLATE
@@ -233,23 +261,19 @@ pub fn plan(
     Ok(keys)
 }
 
-/// Uploads and verifies every item on every target; `reports[item][target]`. On Ctrl-C, the
-/// providers abort what they left half-done (S3 multipart uploads) and this returns
-/// `Interrupted`.
+/// Uploads and verifies every item on every target; `reports[item][target]`. Dropping the
+/// future cancels the uploads; the caller then calls `abort_in_flight`.
 pub async fn transfer(
     items: &[Item],
     targets: &[Target],
     keys: &[Vec<ObjectKey>],
     options: &PublishOptions,
-) -> Result<Vec<Vec<UploadReport>>, Interrupted> {
-    let client = cubeship_provider::http::anonymous_client().expect("HTTP client builds");
-    let bars = Bars::new(options.output);
+    reporter: &dyn Reporter,
+) -> Vec<Vec<UploadReport>> {
     let jobs = (0..items.len()).flat_map(|i| (0..targets.len()).map(move |t| (i, t)));
-    let work = futures::stream::iter(jobs)
+    let mut results = futures::stream::iter(jobs)
         .map(|(i, t)| {
             let (item, target, key) = (&items[i], &targets[t], &keys[i][t]);
-            let client = &client;
-            let bars = &bars;
             async move {
                 let report = if options.dry_run {
                     UploadReport {
@@ -261,28 +285,26 @@ pub async fn transfer(
                         error: None,
                     }
                 } else {
-                    upload_one(item, target, key, options, client, bars).await
+                    upload_one(item, target, key, options, reporter).await
                 };
                 (i, t, report)
             }
         })
         .buffer_unordered(options.jobs.max(1))
-        .collect::<Vec<(usize, usize, UploadReport)>>();
-    let mut results = tokio::select! {
-        results = work => results,
-        _ = tokio::signal::ctrl_c() => {
-            drop(bars);
-            eprintln!("interrupted: aborting unfinished uploads…");
-            futures::future::join_all(targets.iter().map(|t| t.provider.abort_in_flight())).await;
-            return Err(Interrupted);
-        }
-    };
+        .collect::<Vec<(usize, usize, UploadReport)>>()
+        .await;
     results.sort_by_key(|(i, t, _)| (*i, *t));
     let mut grid: Vec<Vec<UploadReport>> = (0..items.len()).map(|_| Vec::new()).collect();
     for (i, _, report) in results {
         grid[i].push(report);
     }
-    Ok(grid)
+    grid
+}
+
+/// After an interrupt: lets every provider cancel what would otherwise stay behind on the
+/// server (multipart uploads, whose parts are billed until aborted).
+pub async fn abort_in_flight(targets: &[Target]) {
+    futures::future::join_all(targets.iter().map(|t| t.provider.abort_in_flight())).await;
 }
 
 async fn upload_one(
@@ -290,8 +312,7 @@ async fn upload_one(
     target: &Target,
     key: &ObjectKey,
     options: &PublishOptions,
-    client: &reqwest::Client,
-    bars: &Bars,
+    reporter: &dyn Reporter,
 ) -> UploadReport {
     let provider = &target.provider;
     let mut report = UploadReport {
@@ -335,8 +356,8 @@ async fn upload_one(
             return report;
         }
         _ => {
-            let progress =
-                bars.transfer(&format!("{} → {}", item.file, target.spec), item.asset.size);
+            let progress = reporter
+                .transfer_started(&format!("{} → {}", item.file, target.spec), item.asset.size);
             let request = UploadRequest {
                 asset: &item.asset,
                 key,
@@ -361,16 +382,20 @@ async fn upload_one(
     if !options.verify {
         return report;
     }
-    let _verifying = bars.step(&format!("verifying {} on {}", item.file, target.spec));
+    let _verifying = Step::start(
+        reporter,
+        &format!("verifying {} on {}", item.file, target.spec),
+    );
     let Some(url) = report.url.as_deref().and_then(|u| url::Url::parse(u).ok()) else {
         report.error = Some("no public URL to verify".into());
         return report;
     };
-    match verify::verify_url(client, &url, &item.asset.sha256).await {
+    match verify::verify_with(provider.as_ref(), &url, &item.asset.sha256).await {
         Ok(Verdict::Verified) => report.verified = true,
         Ok(Verdict::Status(status)) => {
-            let mut message =
-                format!("verification failed: an anonymous GET of the URL answered HTTP {status}");
+            let mut message = format!(
+                "verification failed: a download of the URL as MedPerf does it answered HTTP {status}"
+            );
             if let Some(diagnosis) = provider.diagnose_not_public(key, status) {
                 message.push('\n');
                 message.push_str(&diagnosis);
@@ -388,13 +413,15 @@ async fn upload_one(
     report
 }
 
-/// Publishes a packaged deploy folder: plan, upload, verify, report. Returns the exit code.
+/// Publishes a packaged deploy folder: plan, upload, verify, and the report (also written to
+/// `publish.json` unless this is a dry run).
 pub async fn publish(
     deploy_dir: &Path,
     manifest: &Manifest,
     targets: &[Target],
     options: &PublishOptions,
-) -> anyhow::Result<u8> {
+    reporter: &dyn Reporter,
+) -> anyhow::Result<PublishReport> {
     let items: Vec<Item> = manifest
         .components
         .iter()
@@ -406,7 +433,8 @@ pub async fn publish(
         targets,
         options.key_template.as_deref(),
     )?;
-    let grid = transfer(&items, targets, &keys, options).await?;
+    warn_about_registries(manifest, targets, reporter);
+    let grid = transfer(&items, targets, &keys, options, reporter).await;
     let components: Vec<ComponentReport> = manifest
         .components
         .iter()
@@ -432,25 +460,60 @@ pub async fn publish(
         crate::package::write_json(&deploy_dir.join(report::PUBLISH_JSON), &report)
             .map_err(|e| Failure(e.to_string()))?;
     }
-    print_report(&report, deploy_dir, options)?;
-    Ok(if options.dry_run || report.all_published() {
-        exit::OK
-    } else {
-        exit::FAILED
+    Ok(report)
+}
+
+/// Uploads files as they are (`cubeship NAME upload FILE…`), each under its own name, then
+/// verifies them.
+pub async fn upload_files(
+    items: &[Item],
+    targets: &[Target],
+    options: &PublishOptions,
+    reporter: &dyn Reporter,
+) -> Result<PublishReport, InputError> {
+    let keys = plan("", items, targets, options.key_template.as_deref())?;
+    if !options.dry_run {
+        preflight(targets).await?;
+    }
+    let grid = transfer(items, targets, &keys, options, reporter).await;
+    Ok(PublishReport {
+        schema_version: crate::package::SCHEMA_VERSION,
+        mlcube: None,
+        components: items
+            .iter()
+            .zip(grid)
+            .map(|(item, uploads)| ComponentReport {
+                role: None,
+                file: item.file.clone(),
+                size: item.asset.size,
+                sha256: item.asset.sha256.clone(),
+                sha1: item.asset.sha1.clone(),
+                uploads,
+            })
+            .collect(),
+        verification: options.verify,
+        medperf_command: None,
     })
 }
 
-pub fn print_report(
-    report: &PublishReport,
-    deploy_dir: &Path,
-    options: &PublishOptions,
-) -> anyhow::Result<()> {
-    if options.output.json {
-        crate::cli::print_json(report)?;
-    } else if !options.output.quiet {
-        report::print_publish(report, deploy_dir);
+/// A store that comes with its own container registry expects the cube's image
+/// there: say so when the manifest names an image elsewhere.
+fn warn_about_registries(manifest: &Manifest, targets: &[Target], reporter: &dyn Reporter) {
+    let Some(image) = manifest.mlcube.docker_image.as_deref() else {
+        return;
+    };
+    for target in targets {
+        if let Some(registry) = target.provider.capabilities().container_registry
+            && !image.starts_with(&format!("{registry}/"))
+        {
+            reporter.warning(&format!(
+                "{}: the manifest's image {image} is not on {registry}; MedPerf will pull it from where it names. \
+                 To host it with the files, push it there (docker tag {image} {registry}/PROJECT/NAME:TAG, then docker push) \
+                 and name that image in the manifest",
+                target.spec
+            ));
+        }
     }
-    Ok(())
 }
 
 /// Single-quotes `value` for POSIX shells when it holds anything but safe characters.

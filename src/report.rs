@@ -1,15 +1,15 @@
 //! The publish report: per component its hashes and, per destination, URL, status and
-//! verification; the ready `medperf … submit` command; printed as a table or as JSON
-//! (schema in docs/report.md) and written to `<deploy>/publish.json`.
-
-use std::path::Path;
+//! verification; the ready `medperf … submit` command. Written to `<deploy>/publish.json`
+//! and printed by the CLI as a table or as JSON (schema in docs/report.md).
 
 use serde::{Deserialize, Serialize};
 
-use crate::package::{CubeInfo, Manifest, Role};
+use crate::package::{CubeInfo, Role};
 
+/// The report's file name in the deploy folder.
 pub const PUBLISH_JSON: &str = "publish.json";
 
+/// What happened to one component on one destination.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum UploadStatus {
@@ -23,6 +23,7 @@ pub enum UploadStatus {
     Planned,
 }
 
+/// One component on one destination.
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct UploadReport {
     /// The destination as given with `--to` (no secrets).
@@ -31,9 +32,11 @@ pub struct UploadReport {
     pub key: String,
     /// The anonymous GET URL.
     pub url: Option<String>,
+    /// What happened.
     pub status: UploadStatus,
-    /// The URL was downloaded anonymously and served exactly these bytes.
+    /// The URL was downloaded as MedPerf will and served exactly these bytes.
     pub verified: bool,
+    /// Why it failed, when it did.
     pub error: Option<String>,
 }
 
@@ -49,21 +52,32 @@ impl UploadReport {
     }
 }
 
+/// One component (or file uploaded as it is) on every destination.
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct ComponentReport {
+    /// What it is for MedPerf; `None` for files uploaded as they are.
     pub role: Option<Role>,
+    /// File name.
     pub file: String,
+    /// Bytes.
     pub size: u64,
+    /// Lower-case hex.
     pub sha256: String,
+    /// Lower-case hex.
     pub sha1: String,
+    /// One per destination, in `--to` order.
     pub uploads: Vec<UploadReport>,
 }
 
+/// The whole report (`publish.json`, `--json`).
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct PublishReport {
+    /// Bumped on incompatible changes.
     pub schema_version: u32,
+    /// The cube, when a cube was published.
     #[serde(skip_serializing_if = "Option::is_none", default)]
     pub mlcube: Option<CubeInfo>,
+    /// Every component.
     pub components: Vec<ComponentReport>,
     /// `false` with `--no-verify`.
     pub verification: bool,
@@ -73,6 +87,7 @@ pub struct PublishReport {
 }
 
 impl PublishReport {
+    /// Whether every upload is in place and (unless skipped) verified.
     pub fn all_published(&self) -> bool {
         self.components
             .iter()
@@ -94,115 +109,5 @@ pub fn human_size(bytes: u64) -> String {
         format!("{bytes} B")
     } else {
         format!("{value:.1} {}", UNITS[unit])
-    }
-}
-
-/// The short table `cubeship package` prints.
-pub fn print_manifest(deploy_dir: &Path, manifest: &Manifest) {
-    println!(
-        "Packaged {} ({} layout) into {}",
-        manifest.mlcube.name,
-        layout_name(manifest),
-        deploy_dir.display()
-    );
-    for c in &manifest.components {
-        println!(
-            "  {:<26} {:>10}  sha256 {}",
-            c.file,
-            human_size(c.size),
-            c.sha256
-        );
-    }
-}
-
-fn layout_name(manifest: &Manifest) -> &'static str {
-    match manifest.mlcube.layout {
-        crate::mlcube::Layout::Mlcube => "mlcube.yaml",
-        crate::mlcube::Layout::Container => "container_config.yaml",
-    }
-}
-
-/// Breaks a medperf command before each `--…-file` option, with shell line continuations, so
-/// it stays readable and still pastes as one command.
-fn wrap_command(command: &str) -> String {
-    if command.contains('\'') {
-        // A quoted word may hold " --": leave such a command on one line.
-        return command.to_string();
-    }
-    command
-        .replace(" --", "\u{0}--")
-        .split('\u{0}')
-        .fold(String::new(), |mut out, part| {
-            if out.is_empty() {
-                out.push_str(part);
-            } else if part.contains("-file ") {
-                out.push_str(" \\\n    ");
-                out.push_str(part);
-            } else {
-                out.push(' ');
-                out.push_str(part);
-            }
-            out
-        })
-}
-
-/// The table `publish` prints on stdout.
-pub fn print_publish(report: &PublishReport, deploy_dir: &Path) {
-    if let Some(cube) = &report.mlcube {
-        println!("{} from {}", cube.name, deploy_dir.display());
-    }
-    for c in &report.components {
-        println!();
-        println!(
-            "  {:<26} {:>10}  sha256 {}",
-            c.file,
-            human_size(c.size),
-            c.sha256
-        );
-        println!("  {:<26} {:>10}  sha1   {}", "", "", c.sha1);
-        for u in &c.uploads {
-            let state = match (u.status, u.verified, &u.error) {
-                (UploadStatus::Planned, _, _) => "planned   ",
-                (_, _, Some(_)) | (UploadStatus::Failed, _, _) => "FAILED    ",
-                (_, true, None) => "verified  ",
-                (_, false, None) => "unverified",
-            };
-            let how = match u.status {
-                UploadStatus::Uploaded => "uploaded",
-                UploadStatus::Unchanged => "unchanged",
-                UploadStatus::Failed => "failed",
-                UploadStatus::Planned => "planned",
-            };
-            // A URL is shown as published only when it is in place and checked.
-            let url = u.url.as_deref().unwrap_or("-");
-            match &u.error {
-                Some(error) => {
-                    println!("    {state} {how:<9} {}  {}", u.destination, url);
-                    for line in error.lines() {
-                        println!("        {line}");
-                    }
-                }
-                None => println!("    {state} {how:<9} {url}"),
-            }
-        }
-    }
-    println!();
-    match &report.medperf_command {
-        Some(command) => {
-            if !report.verification {
-                println!(
-                    "Not verified (--no-verify): check the URLs with `cubeship verify` before registering."
-                );
-            }
-            println!("Register with MedPerf:\n  {}", wrap_command(command));
-        }
-        None if report
-            .components
-            .iter()
-            .any(|c| c.uploads.iter().any(|u| u.status == UploadStatus::Planned)) =>
-        {
-            println!("Dry run: nothing was uploaded.");
-        }
-        None => println!("Not every component is published and verified: no medperf command."),
     }
 }

@@ -1,15 +1,16 @@
-//! Verification the way MedPerf downloads: an anonymous GET, redirects followed, status 200
-//! only, and the hash of the body compared with what we publish. `file://` URLs (the `dir:`
-//! provider) are read from disk.
+//! Verification the way MedPerf downloads: for direct URLs an anonymous GET, redirects
+//! followed, status 200 only; for resources MedPerf fetches with the user's own login
+//! the provider's own download; then the hash of the body compared with what we publish.
 
 use std::path::Path;
 
 use cubeship_provider::http::{self, Download};
-use cubeship_provider::{Error, RetryPolicy};
+use cubeship_provider::{EnvLookup, Error, Provider, RetryPolicy, Settings};
 use url::Url;
 
-use crate::cli::GlobalArgs;
-use crate::error::{InputError, exit};
+use crate::destinations::factory_for;
+use crate::error::InputError;
+use crate::publish::HashKind;
 use crate::report::PublishReport;
 
 /// The result of checking one URL.
@@ -18,44 +19,23 @@ pub enum Verdict {
     /// 200 and the expected hash.
     Verified,
     /// 200 but other bytes.
-    WrongContent { sha256: String, size: u64 },
+    WrongContent {
+        /// What was served.
+        sha256: String,
+        /// How many bytes were served.
+        size: u64,
+    },
     /// Not 200.
     Status(u16),
 }
 
-/// Downloads `url` with no credentials and returns its size and hashes, or the failing status.
-/// Transport errors are retried by the shared policy (MedPerf retries too).
-pub async fn fetch_anonymously(client: &reqwest::Client, url: &Url) -> Result<Download, Error> {
-    if url.scheme() == "file" {
-        let path = url.to_file_path().map_err(|()| {
-            Error::new(
-                cubeship_provider::ErrorKind::InvalidInput,
-                format!("bad file URL {url}"),
-            )
-        })?;
-        return Ok(match hash_file(&path) {
-            Ok(digests) => Download::Ok {
-                size: digests.size,
-                sha256: digests.sha256,
-                sha1: digests.sha1,
-            },
-            Err(_) => Download::Status(404),
-        });
-    }
-    RetryPolicy::default()
-        .run(&format!("GET {url}"), |_| {
-            http::download_and_hash(client, url)
-        })
-        .await
-}
-
-/// Checks that `url` serves content with `sha256`.
-pub async fn verify_url(
-    client: &reqwest::Client,
+/// Checks that `url`, downloaded by `provider` as MedPerf will, serves content with `sha256`.
+pub async fn verify_with(
+    provider: &dyn Provider,
     url: &Url,
     sha256: &str,
 ) -> Result<Verdict, Error> {
-    Ok(match fetch_anonymously(client, url).await? {
+    Ok(match provider.download(url).await? {
         Download::Ok { sha256: got, .. } if got.eq_ignore_ascii_case(sha256) => Verdict::Verified,
         Download::Ok {
             sha256: got, size, ..
@@ -64,76 +44,120 @@ pub async fn verify_url(
     })
 }
 
-/// Size and hashes of a local file, streamed.
-pub fn hash_file(path: &Path) -> std::io::Result<crate::hashing::Digests> {
-    let mut file = std::fs::File::open(path)?;
-    crate::hashing::copy_hashed(&mut file, std::io::sink()).map(|(_, digests)| digests)
+/// One URL to check and the hash it must have.
+#[derive(Clone, Debug)]
+pub struct Check {
+    /// The URL as registered with MedPerf.
+    pub url: Url,
+    /// Lower-case hex.
+    pub expected: String,
+    /// Which hash `expected` is.
+    pub hash: HashKind,
 }
 
-#[derive(serde::Serialize)]
-struct VerifyLine {
-    url: String,
-    expected: String,
-    verified: bool,
-    detail: String,
+/// The outcome of one check, as `cubeship verify` reports it.
+#[derive(Clone, Debug, serde::Serialize)]
+pub struct CheckResult {
+    /// The URL checked (its query string hidden: it may be presigned).
+    pub url: String,
+    /// The hash expected.
+    pub expected: String,
+    /// Downloaded with status 200 and the expected hash.
+    pub verified: bool,
+    /// `ok`, or what went wrong.
+    pub detail: String,
 }
 
-/// `cubeship verify <publish.json | URL --sha256 HEX>`.
-pub async fn run_command(
+/// What `cubeship verify TARGET` checks: one URL with `--sha256`/`--sha1`, or every URL of a
+/// `publish.json`.
+pub fn checks_for(
     target: &str,
     sha256: Option<&str>,
     sha1: Option<&str>,
-    global: &GlobalArgs,
-) -> anyhow::Result<u8> {
-    let client = http::anonymous_client()?;
-    let mut checks: Vec<(Url, String, bool)> = Vec::new(); // (url, hex, is_sha1)
-    if target.contains("://") && !Path::new(target).exists() {
+) -> Result<Vec<Check>, InputError> {
+    let looks_like_url = target.contains("://") || factory_for(target).is_some();
+    if looks_like_url && !Path::new(target).exists() {
         let url = Url::parse(target)
             .map_err(|e| InputError::new(format!("{target} is not a valid URL: {e}")))?;
-        match (sha256, sha1) {
-            (Some(h), None) => checks.push((url, normalise_hex(h, 64, "--sha256")?, false)),
-            (None, Some(h)) => checks.push((url, normalise_hex(h, 40, "--sha1")?, true)),
+        let (expected, hash) = match (sha256, sha1) {
+            (Some(h), None) => (normalise_hex(h, 64, "--sha256")?, HashKind::Sha256),
+            (None, Some(h)) => (normalise_hex(h, 40, "--sha1")?, HashKind::Sha1),
             _ => {
                 return Err(InputError::new(format!(
                     "verify {target}: give exactly one of --sha256 or --sha1"
                 ))
-                .hint("the hash is the one you register with MedPerf")
-                .into());
+                .hint("the hash is the one you register with MedPerf"));
             }
-        }
-    } else {
-        let path = Path::new(target);
-        let text = std::fs::read_to_string(path).map_err(|e| {
-            InputError::new(format!("cannot read {target}: {e}"))
-                .hint("give a publish.json written by cubeship, or a URL with --sha256")
-        })?;
-        let report: PublishReport = serde_json::from_str(&text).map_err(|e| {
-            InputError::new(format!("{target} is not a cubeship publish report: {e}"))
-                .hint("give the publish.json from a deploy folder")
-        })?;
-        for component in &report.components {
-            for upload in &component.uploads {
-                if let Some(url) = upload.url.as_deref().and_then(|u| Url::parse(u).ok()) {
-                    checks.push((url, component.sha256.clone(), false));
-                }
-            }
-        }
-        if checks.is_empty() {
-            return Err(InputError::new(format!("{target} lists no published URL")).into());
-        }
+        };
+        return Ok(vec![Check {
+            url,
+            expected,
+            hash,
+        }]);
     }
+    let text = std::fs::read_to_string(target).map_err(|e| {
+        InputError::new(format!("cannot read {target}: {e}"))
+            .hint("give a publish.json written by cubeship, or a URL with --sha256")
+    })?;
+    let report: PublishReport = serde_json::from_str(&text).map_err(|e| {
+        InputError::new(format!("{target} is not a cubeship publish report: {e}"))
+            .hint("give the publish.json from a deploy folder")
+    })?;
+    let checks: Vec<Check> = report
+        .components
+        .iter()
+        .flat_map(|component| {
+            component.uploads.iter().filter_map(|upload| {
+                let url = Url::parse(upload.url.as_deref()?).ok()?;
+                Some(Check {
+                    url,
+                    expected: component.sha256.clone(),
+                    hash: HashKind::Sha256,
+                })
+            })
+        })
+        .collect();
+    if checks.is_empty() {
+        return Err(InputError::new(format!("{target} lists no published URL")));
+    }
+    Ok(checks)
+}
 
-    let mut lines = Vec::new();
-    let mut all_ok = true;
-    for (url, expected, is_sha1) in checks {
-        let (verified, detail) = match fetch_anonymously(&client, &url).await {
+/// Downloads `url` as MedPerf will: through the provider whose resources MedPerf fetches with
+/// the user's login (opened from `env`), else anonymously.
+async fn download(url: &Url, env: &EnvLookup) -> Result<Download, Error> {
+    if matches!(url.scheme(), "http" | "https" | "file") {
+        return http::download_anonymously(url).await;
+    }
+    let Some(factory) = factory_for(url.as_str()) else {
+        return Err(Error::new(
+            cubeship_provider::ErrorKind::InvalidInput,
+            format!("{url}: MedPerf cannot download this kind of URL"),
+        ));
+    };
+    let settings =
+        Settings::from_env(factory.options(), env.clone()).with_retry(RetryPolicy::default());
+    let provider = factory
+        .open(
+            cubeship_provider::Destination::Spec(url.as_str()),
+            &settings,
+        )
+        .await
+        .map_err(|e| Error::new(cubeship_provider::ErrorKind::InvalidInput, e.to_string()))?;
+    provider.download(url).await
+}
+
+/// Runs `checks` one after the other.
+pub async fn run_checks(checks: &[Check], env: &EnvLookup) -> Vec<CheckResult> {
+    let mut results = Vec::new();
+    for check in checks {
+        let (verified, detail) = match download(&check.url, env).await {
             Ok(Download::Ok { size, sha256, sha1 }) => {
-                let (kind, got) = if is_sha1 {
-                    ("sha1", sha1)
-                } else {
-                    ("sha256", sha256)
+                let (kind, got) = match check.hash {
+                    HashKind::Sha1 => ("sha1", sha1),
+                    HashKind::Sha256 => ("sha256", sha256),
                 };
-                if got == expected {
+                if got == check.expected {
                     (true, "ok".to_string())
                 } else {
                     (
@@ -142,31 +166,17 @@ pub async fn run_command(
                     )
                 }
             }
-            Ok(Download::Status(status)) => {
-                (false, format!("anonymous GET answered HTTP {status}"))
-            }
+            Ok(Download::Status(status)) => (false, format!("the download answered HTTP {status}")),
             Err(e) => (false, e.to_string()),
         };
-        all_ok &= verified;
-        lines.push(VerifyLine {
-            url: url.to_string(),
-            expected,
+        results.push(CheckResult {
+            url: http::display_url(&check.url),
+            expected: check.expected.clone(),
             verified,
             detail,
         });
     }
-    if global.json {
-        crate::cli::print_json(&lines)?;
-    } else if !global.quiet {
-        for line in &lines {
-            if line.verified {
-                println!("verified  {}", line.url);
-            } else {
-                println!("FAILED    {}\n          {}", line.url, line.detail);
-            }
-        }
-    }
-    Ok(if all_ok { exit::OK } else { exit::FAILED })
+    results
 }
 
 fn normalise_hex(value: &str, len: usize, option: &str) -> Result<String, InputError> {

@@ -8,11 +8,14 @@ use rand::Rng;
 
 use crate::Error;
 
+/// Bounded attempts with exponential backoff and full jitter, for retryable errors only.
 #[derive(Clone, Copy, Debug)]
 pub struct RetryPolicy {
     /// Total attempts, the first included.
     pub max_attempts: u32,
+    /// The first backoff's upper bound.
     pub base_delay: Duration,
+    /// The longest backoff.
     pub max_delay: Duration,
     /// Longest `Retry-After` we agree to wait; a longer one fails the operation.
     pub max_retry_after: Duration,
@@ -86,6 +89,29 @@ impl RetryPolicy {
                 },
             }
         }
+    }
+}
+
+impl RetryPolicy {
+    /// `run` for a transfer that starts again from byte 0 on every attempt: `progress` goes
+    /// back to zero before each retry, so bars and byte counts never exceed the file.
+    pub async fn run_transfer<T, F, Fut>(
+        &self,
+        what: &str,
+        progress: &dyn crate::Progress,
+        mut operation: F,
+    ) -> Result<T, Error>
+    where
+        F: FnMut(u32) -> Fut,
+        Fut: Future<Output = Result<T, Error>>,
+    {
+        self.run(what, |attempt| {
+            if attempt > 1 {
+                progress.restart();
+            }
+            operation(attempt)
+        })
+        .await
     }
 }
 

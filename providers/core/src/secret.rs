@@ -2,10 +2,12 @@
 
 use std::fmt;
 
+/// A credential (token, key) that prints as `***`; read it with `expose`.
 #[derive(Clone, PartialEq, Eq)]
 pub struct Secret(String);
 
 impl Secret {
+    /// Wraps a credential read from a flag, variable or file.
     pub fn new(value: impl Into<String>) -> Self {
         Secret(value.into())
     }

@@ -28,6 +28,7 @@ impl ObjectKey {
         ObjectKey(joined.join("/"))
     }
 
+    /// The key as stored, `/`-separated and not percent-encoded.
     pub fn as_str(&self) -> &str {
         &self.0
     }
@@ -65,7 +66,9 @@ impl std::fmt::Display for ObjectKey {
 /// provider has to read the file an extra time to learn them.
 #[derive(Clone, Debug)]
 pub struct Asset {
+    /// The file on disk.
     pub path: PathBuf,
+    /// In bytes.
     pub size: u64,
     /// Lower-case hex.
     pub sha256: String,
@@ -73,12 +76,14 @@ pub struct Asset {
     pub sha1: String,
     /// CRC32C (Castagnoli) of the file, as Google Cloud Storage checks it.
     pub crc32c: u32,
+    /// The MIME type sent with the upload (`application/gzip`).
     pub content_type: &'static str,
 }
 
 /// What a destination already holds under a key.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct RemoteObject {
+    /// In bytes.
     pub size: u64,
     /// The sha256 the store recorded (our metadata, or a digest the store computes itself).
     /// `None` when the store cannot tell without downloading.
@@ -101,8 +106,14 @@ pub struct Uploaded {
 pub struct Capabilities {
     /// Largest object the store accepts, in bytes (exclusive), when it has a limit.
     pub max_object_size: Option<u64>,
-    /// Object names cannot contain `/` (GitHub release assets).
+    /// Object names cannot contain `/` (GitHub release assets, Synapse entities).
     pub flat_names: bool,
+    /// The store refuses empty files (Synapse): refused at plan time, before any upload.
+    pub refuses_empty: bool,
+    /// The container registry that goes with this store (`docker.synapse.org`): MedPerf users
+    /// of the store are expected to pull the cube's image from there, so the application warns
+    /// when the manifest names an image elsewhere.
+    pub container_registry: Option<&'static str>,
 }
 
 /// Byte-level upload progress; the CLI draws bars from it, the library only reports.
@@ -123,10 +134,13 @@ impl Progress for NoProgress {
 
 /// One upload: the file, where it goes, and what was found there first.
 pub struct UploadRequest<'a> {
+    /// The local file to send.
     pub asset: &'a Asset,
+    /// Where it goes under the destination.
     pub key: &'a ObjectKey,
     /// The object already at `key` (the caller decided to replace it), if any.
     pub existing: Option<&'a RemoteObject>,
+    /// Told of the bytes sent, and of restarts.
     pub progress: std::sync::Arc<dyn Progress>,
 }
 
@@ -139,6 +153,7 @@ pub trait Provider: Send + Sync {
     /// The destination as the user would write it (`s3://bucket/prefix`), with no secrets.
     fn describe(&self) -> String;
 
+    /// What it can store (size limit, flat names); no limits unless overridden.
     fn capabilities(&self) -> Capabilities {
         Capabilities::default()
     }
@@ -165,5 +180,13 @@ pub trait Provider: Send + Sync {
     /// provider knows a likely cause (private bucket, ACLs disabled, private repository).
     fn diagnose_not_public(&self, _key: &ObjectKey, _status: u16) -> Option<String> {
         None
+    }
+
+    /// Downloads `url` the way MedPerf will and hashes it, for verification. The default is
+    /// MedPerf's handling of direct URLs: an anonymous GET, redirects followed, status 200
+    /// only, transient failures retried. A store whose resources MedPerf fetches with the
+    /// user's own login (Synapse) overrides it.
+    async fn download(&self, url: &Url) -> Result<crate::http::Download> {
+        crate::http::download_anonymously(url).await
     }
 }

@@ -78,9 +78,7 @@ pub fn encode_segment(name: &str) -> String {
 
 impl JsonApi {
     pub fn new(base: &str, credentials: Credentials, retry: RetryPolicy) -> Result<Self> {
-        let client = cubeship_provider::http::client_builder()
-            .build()
-            .map_err(|e| Error::new(ErrorKind::Other, format!("cannot build HTTP client: {e}")))?;
+        let client = cubeship_provider::http::client(reqwest::header::HeaderMap::new(), true)?;
         Ok(JsonApi {
             client,
             base: base.trim_end_matches('/').to_string(),
@@ -121,7 +119,7 @@ impl JsonApi {
                     .send()
                     .await
                     .map_err(|e| transport_error(e, what))?;
-                if response.status().as_u16() == 404 {
+                if cubeship_provider::error::is_missing(response.status().as_u16()) {
                     return Ok(None);
                 }
                 if !response.status().is_success() {

@@ -7,6 +7,7 @@
 //! crate reads them over gRPC only.
 
 mod errors;
+mod factory;
 mod json_api;
 mod source;
 
@@ -25,6 +26,7 @@ use google_cloud_storage::client::Storage;
 use google_cloud_storage::retry_policy::RetryableErrors;
 use url::Url;
 
+pub use factory::{EMULATOR_ENV, FACTORY, GcsFactory};
 pub use json_api::BucketPolicy;
 
 /// Google's endpoint for both the JSON API and anonymous downloads.
@@ -50,6 +52,7 @@ pub enum PublicAccess {
 /// Where and how to upload; built by the command line from `gs://…` and the `--gcs` options.
 #[derive(Clone, Debug)]
 pub struct GcsConfig {
+    /// The bucket name.
     pub bucket: String,
     /// Object name prefix, without leading or trailing `/` (may be empty).
     pub prefix: String,
@@ -57,12 +60,15 @@ pub struct GcsConfig {
     pub endpoint: Option<Url>,
     /// Send no credentials (emulators). Otherwise Application Default Credentials.
     pub anonymous: bool,
+    /// How uploaded objects are made readable by anyone.
     pub public_access: PublicAccess,
     /// Public URLs start here instead of the store's own base (a CDN, a custom domain).
     pub public_url_base: Option<Url>,
+    /// The shared retry policy.
     pub retry: RetryPolicy,
 }
 
+/// Publishes to one Cloud Storage bucket and prefix.
 pub struct GcsProvider {
     config: GcsConfig,
     storage: Storage,
@@ -206,6 +212,7 @@ impl Provider for GcsProvider {
         Capabilities {
             max_object_size: Some(MAX_OBJECT_SIZE + 1),
             flat_names: false,
+            ..Capabilities::default()
         }
     }
 

@@ -129,22 +129,22 @@ fn auth_headers(token: &Secret, accept: &'static str) -> Result<HeaderMap> {
     Ok(headers)
 }
 
-fn build_client(headers: HeaderMap) -> Result<reqwest::Client> {
-    cubeship_provider::http::client_builder()
-        .default_headers(headers)
-        .build()
-        .map_err(|e| Error::new(ErrorKind::Other, format!("cannot build HTTP client: {e}")))
-}
-
 impl Api {
-    pub fn new(base: Url, owner: &str, repo: &str, token: Secret) -> Result<Self> {
+    pub fn new(
+        base: Url,
+        owner: &str,
+        repo: &str,
+        token: Secret,
+        retry: RetryPolicy,
+    ) -> Result<Self> {
+        let client = |accept| cubeship_provider::http::client(auth_headers(&token, accept)?, true);
         Ok(Api {
-            client: build_client(auth_headers(&token, "application/vnd.github+json")?)?,
-            download_client: build_client(auth_headers(&token, "application/octet-stream")?)?,
+            client: client("application/vnd.github+json")?,
+            download_client: client("application/octet-stream")?,
             token,
             base,
             repo_path: vec!["repos".into(), owner.into(), repo.into()],
-            retry: RetryPolicy::default(),
+            retry,
         })
     }
 
@@ -180,7 +180,7 @@ impl Api {
                 let status = response.status();
                 if status.is_success() {
                     Ok(Some(response))
-                } else if missing_ok && status == reqwest::StatusCode::NOT_FOUND {
+                } else if missing_ok && cubeship_provider::error::is_missing(status.as_u16()) {
                     Ok(None)
                 } else {
                     Err(self.classify(error_from_response(response, what).await))
@@ -319,13 +319,10 @@ impl Api {
         let what = format!("POST {url}");
         let response = self
             .retry
-            .run(&what, |attempt| {
+            .run_transfer(&what, progress.as_ref(), |_| {
                 let url = url.clone();
                 let what = &what;
                 async move {
-                    if attempt > 1 {
-                        progress.restart();
-                    }
                     let body = file_body(&file.path, 0, file.size, progress.clone()).await?;
                     // The body is a stream, so the length must be given: GitHub refuses
                     // chunked uploads.

@@ -3,6 +3,7 @@
 //! through each asset's `browser_download_url`.
 
 mod api;
+mod factory;
 
 use std::sync::{Arc, Mutex};
 
@@ -15,6 +16,8 @@ use cubeship_provider::{
 use url::Url;
 
 use crate::api::{Api, Release, ReleaseAsset};
+
+pub use factory::{FACTORY, GithubFactory};
 
 /// GitHub refuses release assets of 2 GiB or more.
 pub const MAX_ASSET_SIZE: u64 = 2 * 1024 * 1024 * 1024;
@@ -29,11 +32,15 @@ const REPLACED_PREFIX: &str = "cubeship-replaced-";
 /// Where and how to publish.
 #[derive(Clone, Debug)]
 pub struct GithubConfig {
+    /// The user or organization that owns the repository.
     pub owner: String,
+    /// The repository name.
     pub repo: String,
+    /// The tag of the release the assets go to.
     pub tag: String,
     /// The REST API base, e.g. `https://api.github.com` or `https://ghe.example.com/api/v3`.
     pub api_url: Url,
+    /// A token allowed to write the repository's releases.
     pub token: Secret,
     /// Which variable the token came from, to name it in error messages.
     pub token_source: &'static str,
@@ -41,6 +48,8 @@ pub struct GithubConfig {
     pub create_release: bool,
     /// Create it as a draft.
     pub draft: bool,
+    /// The shared retry policy.
+    pub retry: cubeship_provider::RetryPolicy,
 }
 
 /// What preflight learned, kept to explain a failed anonymous download.
@@ -49,6 +58,7 @@ struct Known {
     private: Option<bool>,
 }
 
+/// Publishes to the assets of one release of one repository.
 pub struct GithubProvider {
     config: GithubConfig,
     api: Api,
@@ -59,6 +69,7 @@ pub struct GithubProvider {
 }
 
 impl GithubProvider {
+    /// Builds the API client. Fails when the API URL is not http(s).
     pub fn new(config: GithubConfig) -> Result<Self> {
         if !matches!(config.api_url.scheme(), "http" | "https") {
             return Err(Error::new(
@@ -71,6 +82,7 @@ impl GithubProvider {
             &config.owner,
             &config.repo,
             config.token.clone(),
+            config.retry,
         )?;
         Ok(GithubProvider {
             config,
@@ -307,6 +319,7 @@ impl Provider for GithubProvider {
         Capabilities {
             max_object_size: Some(MAX_ASSET_SIZE),
             flat_names: true,
+            ..Capabilities::default()
         }
     }
 
@@ -480,6 +493,7 @@ mod tests {
             token_source: "GITHUB_TOKEN",
             create_release: false,
             draft: false,
+            retry: cubeship_provider::RetryPolicy::none(),
         })
         .unwrap()
     }

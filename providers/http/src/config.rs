@@ -1,113 +1,53 @@
-//! Configuration of the HTTP PUT provider: its environment options declared once (name, help,
-//! secret or not), and the checks that turn what the user gave into a ready `HttpConfig`
-//! before anything is sent.
+//! Configuration of the HTTP PUT provider: the checks that turn the resolved settings (see
+//! `factory` for their declarations) into a ready `HttpConfig` before anything is sent.
 
 use reqwest::header::{HeaderName, HeaderValue};
 use url::Url;
 
-use cubeship_provider::Secret;
+use cubeship_provider::http::{display_url, is_loopback, parse_http_url};
+use cubeship_provider::{InputError, Secret, Settings};
 
+use crate::factory::{PASSWORD, TOKEN, USER};
 use crate::netrc;
 
-/// One setting read from the environment. This table drives the lookup, the redaction of
-/// secret values, the names quoted in error messages and the provider's documentation.
-#[derive(Clone, Copy, Debug)]
-pub struct EnvOption {
-    pub name: &'static str,
-    pub help: &'static str,
-    /// Its value is never printed, logged or written to a report.
-    pub secret: bool,
-}
-
-pub const TOKEN: EnvOption = EnvOption {
-    name: "CUBESHIP_HTTP_TOKEN",
-    help: "bearer token, sent as `Authorization: Bearer …`",
-    secret: true,
-};
-pub const USER: EnvOption = EnvOption {
-    name: "CUBESHIP_HTTP_USER",
-    help: "user name for HTTP basic auth (with CUBESHIP_HTTP_PASSWORD)",
-    secret: false,
-};
-pub const PASSWORD: EnvOption = EnvOption {
-    name: "CUBESHIP_HTTP_PASSWORD",
-    help: "password for HTTP basic auth (with CUBESHIP_HTTP_USER)",
-    secret: true,
-};
-pub const NETRC: EnvOption = EnvOption {
-    name: "NETRC",
-    help: "the netrc file to read a login for the host from when no variable above is set [default: ~/.netrc]",
-    secret: false,
-};
-
-/// Every environment variable the provider reads, in documentation order.
-pub const ENV_OPTIONS: &[EnvOption] = &[TOKEN, USER, PASSWORD, NETRC];
-
-/// Prefix of a `--header` value (and of `--url`) that names an environment variable holding
-/// the actual value, so that secrets stay off the command line.
+/// The environment variable of a `--header` value or `--url` written `env:VAR`, which keeps a
+/// secret off the command line.
 pub const ENV_PREFIX: &str = "env:";
-
-/// What the user configured, as given on the command line.
-#[derive(Clone, Debug, Default)]
-pub struct HttpOptions {
-    /// The PUT URL: a folder, or (when `single_object` allows it and it has a query string,
-    /// as presigned URLs do) the object itself. `env:VAR` reads it from `$VAR`.
-    pub url: String,
-    /// The option that carried `url`, for messages (`--to`, `--url`).
-    pub url_option: &'static str,
-    /// Where anonymous clients read from, when not from `url`.
-    pub get_url: Option<String>,
-    /// `Name: value` or `Name: env:VAR` lines.
-    pub headers: Vec<String>,
-    /// Cleartext `http://` to a host other than loopback.
-    pub allow_http: bool,
-    /// The caller uploads exactly one file, so a URL with a query string may name it.
-    pub single_object: bool,
-}
-
-/// A configuration mistake, found before anything is sent: what is wrong (naming the option
-/// or variable, never a secret value) and what to do.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct ConfigError {
-    pub message: String,
-    pub hint: Option<String>,
-}
-
-impl ConfigError {
-    fn new(message: impl Into<String>, hint: impl Into<String>) -> Self {
-        ConfigError {
-            message: message.into(),
-            hint: Some(hint.into()),
-        }
-    }
-}
-
-impl std::fmt::Display for ConfigError {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(&self.message)
-    }
-}
-
-impl std::error::Error for ConfigError {}
 
 /// Where uploads go and where readers find them.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Target {
     /// `PUT <put_base>/<key>`, read at `<get_base>/<key>`. Both end with `/`.
-    Folder { put_base: Url, get_base: Url },
+    Folder {
+        /// Where objects are PUT.
+        put_base: Url,
+        /// Where anonymous clients GET them.
+        get_base: Url,
+    },
     /// One object at exactly `put` (a presigned URL), read at exactly `get`.
-    Object { put: Url, get: Url },
+    Object {
+        /// The PUT URL.
+        put: Url,
+        /// The GET URL.
+        get: Url,
+    },
 }
 
 /// Credentials sent with every request to the PUT side.
 #[derive(Clone, Debug)]
 pub enum Auth {
+    /// None.
     None,
+    /// `Authorization: Bearer …`.
     Bearer {
+        /// The token.
         token: Secret,
     },
+    /// HTTP basic auth.
     Basic {
+        /// The user name.
         user: String,
+        /// The password.
         password: Secret,
         /// Where they came from, for messages: variable names or the netrc file.
         source: String,
@@ -119,7 +59,7 @@ impl Auth {
     pub fn describe(&self) -> String {
         match self {
             Auth::None => "no credentials were sent".into(),
-            Auth::Bearer { .. } => format!("sent a bearer token from {}", TOKEN.name),
+            Auth::Bearer { .. } => format!("sent a bearer token from {}", TOKEN.display_name()),
             Auth::Basic { source, .. } => format!("sent basic auth from {source}"),
         }
     }
@@ -128,7 +68,9 @@ impl Auth {
 /// A header added to every request to the PUT side.
 #[derive(Clone, Debug)]
 pub struct ExtraHeader {
+    /// Header name.
     pub name: HeaderName,
+    /// Header value (sensitive when it came from the environment).
     pub value: HeaderValue,
     /// The variable the value came from (then it is a secret).
     pub from_env: Option<String>,
@@ -137,46 +79,46 @@ pub struct ExtraHeader {
 /// A checked configuration, ready to build a provider from.
 #[derive(Clone, Debug)]
 pub struct HttpConfig {
+    /// Where objects go.
     pub target: Target,
+    /// The credentials sent on the PUT side.
     pub auth: Auth,
+    /// Extra headers sent on the PUT side.
     pub headers: Vec<ExtraHeader>,
     /// Every secret value the configuration holds, to scrub from server messages.
     pub secrets: Vec<Secret>,
 }
 
 impl HttpConfig {
-    /// Checks `options` and reads credentials through `env` (the process environment, or a
-    /// map in tests).
-    pub fn from_options(
-        options: &HttpOptions,
-        env: &dyn Fn(&str) -> Option<String>,
-    ) -> Result<HttpConfig, ConfigError> {
-        let mut secrets = Vec::new();
-        let option = if options.url_option.is_empty() {
-            "--url"
-        } else {
-            options.url_option
-        };
-        let raw_url = match options.url.strip_prefix(ENV_PREFIX) {
+    /// Checks the PUT URL `url` (given with `option`; `env:VAR` reads it from `$VAR`) and the
+    /// resolved `settings`. `single_object`: exactly one file is uploaded, so a URL with a
+    /// query string (a presigned URL) may name it.
+    pub fn from_settings(
+        url: &str,
+        option: &str,
+        single_object: bool,
+        settings: &Settings,
+    ) -> Result<HttpConfig, InputError> {
+        let mut secrets = settings.secrets();
+        let raw_url = match url.strip_prefix(ENV_PREFIX) {
             Some(var) => {
-                let value = read_env(env, var, option)?;
+                let value = read_env(settings, var, option)?;
                 // A URL kept in the environment is a secret as a whole (a presigned URL).
                 secrets.push(Secret::new(value.clone()));
                 value
             }
-            None => options.url.clone(),
+            None => url.to_string(),
         };
         let put = parse_url(&raw_url, option)?;
-        check_cleartext(&put, option, options.allow_http)?;
-        let get = options
-            .get_url
-            .as_deref()
+        check_cleartext(&put, option, settings.switch("allow-http"))?;
+        let get = settings
+            .text("get-url")
             .map(|raw| parse_url(raw, "--get-url"))
             .transpose()?;
 
         let target = if put.query().is_some() {
-            if !options.single_object {
-                return Err(ConfigError::new(
+            if !single_object {
+                return Err(refused(
                     format!(
                         "{option} {}: a URL with a query string (a presigned URL) names one object, \
                          but several files are to be uploaded",
@@ -200,7 +142,7 @@ impl HttpConfig {
             Target::Object { put, get }
         } else {
             if get.as_ref().is_some_and(|g| g.query().is_some()) {
-                return Err(ConfigError::new(
+                return Err(refused(
                     "--get-url has a query string, but it is a base that object keys are appended to",
                     "give the GET base as scheme://host/path/ without ?…",
                 ));
@@ -214,23 +156,21 @@ impl HttpConfig {
             Target::Folder { put_base, .. } => put_base.host_str().unwrap_or_default().to_string(),
             Target::Object { put, .. } => put.host_str().unwrap_or_default().to_string(),
         };
-        let auth = read_auth(env, &host)?;
-        match &auth {
-            Auth::Bearer { token } => secrets.push(token.clone()),
-            Auth::Basic { password, .. } => secrets.push(password.clone()),
-            Auth::None => {}
+        let auth = read_auth(settings, &host)?;
+        if let Auth::Basic { password, .. } = &auth {
+            secrets.push(password.clone());
         }
 
         let mut headers = Vec::new();
-        for line in &options.headers {
-            let header = parse_header(line, env)?;
+        for line in settings.many("header") {
+            let header = parse_header(line, settings)?;
             if header.from_env.is_some()
                 && let Ok(value) = header.value.to_str()
             {
                 secrets.push(Secret::new(value));
             }
             if header.name == reqwest::header::AUTHORIZATION && !matches!(auth, Auth::None) {
-                return Err(ConfigError::new(
+                return Err(refused(
                     format!(
                         "--header Authorization and {} both give credentials",
                         auth_variables(&auth)
@@ -252,107 +192,60 @@ impl HttpConfig {
 fn auth_variables(auth: &Auth) -> String {
     match auth {
         Auth::None => String::new(),
-        Auth::Bearer { .. } => TOKEN.name.to_string(),
+        Auth::Bearer { .. } => TOKEN.display_name(),
         Auth::Basic { source, .. } => source.clone(),
     }
 }
 
-/// `url` for messages: no user info, and a query string (a presigned URL's signature) hidden.
-pub fn display_url(url: &Url) -> String {
-    let mut shown = url.clone();
-    let _ = shown.set_username("");
-    let _ = shown.set_password(None);
-    if shown.query().is_some() {
-        shown.set_query(None);
-        format!("{shown}?…")
-    } else {
-        shown.to_string()
-    }
+/// A configuration mistake, with what to do.
+fn refused(message: impl Into<String>, hint: impl Into<String>) -> InputError {
+    InputError::new(message).hint(hint)
 }
 
-fn read_env(
-    env: &dyn Fn(&str) -> Option<String>,
-    var: &str,
-    option: &str,
-) -> Result<String, ConfigError> {
+fn read_env(settings: &Settings, var: &str, option: &str) -> Result<String, InputError> {
     if var.is_empty() {
-        return Err(ConfigError::new(
+        return Err(refused(
             format!("{option}: `env:` needs a variable name"),
             "write env:VARIABLE_NAME",
         ));
     }
-    match env(var) {
+    match settings.env_var(var) {
         Some(value) if !value.is_empty() => Ok(value),
-        _ => Err(ConfigError::new(
+        _ => Err(refused(
             format!("{option} reads ${var}, which is not set"),
             format!("export {var}=… before running cubeship"),
         )),
     }
 }
 
-fn parse_url(raw: &str, option: &str) -> Result<Url, ConfigError> {
-    let url = Url::parse(raw.trim()).map_err(|e| {
-        ConfigError::new(
-            // The raw value may hold a password or signature: show only why it failed.
-            format!("{option}: not a valid URL ({e})"),
-            "write an absolute URL such as https://files.example.org/medperf/",
-        )
-    })?;
-    if !matches!(url.scheme(), "http" | "https") {
-        return Err(ConfigError::new(
-            format!(
-                "{option} {}: only http:// and https:// are supported here",
-                display_url(&url)
-            ),
-            "write an https:// URL",
-        ));
-    }
-    if !url.username().is_empty() || url.password().is_some() {
-        return Err(ConfigError::new(
-            format!(
-                "{option} {} holds a user name or password; secrets do not belong on the command line",
-                display_url(&url)
-            ),
-            format!(
+/// The shared URL check, with this provider's own credentials named in the hint.
+fn parse_url(raw: &str, option: &str) -> Result<Url, InputError> {
+    parse_http_url(raw, option).map_err(|mut error| {
+        if error.message.contains("user name or password") {
+            error.hint = Some(format!(
                 "remove them from the URL and export {} and {} (or {}, or add the host to ~/.netrc)",
-                USER.name, PASSWORD.name, TOKEN.name
-            ),
-        ));
-    }
-    if url.fragment().is_some() {
-        return Err(ConfigError::new(
-            format!(
-                "{option} {}: a URL fragment (#…) is never sent to the server",
-                display_url(&url)
-            ),
-            "remove the #… part",
-        ));
-    }
-    Ok(url)
+                USER.display_name(),
+                PASSWORD.display_name(),
+                TOKEN.display_name()
+            ));
+        }
+        error
+    })
 }
 
 /// Credentials over cleartext HTTP are readable by anyone on the path; allowed on loopback,
 /// elsewhere only when asked for.
-fn check_cleartext(url: &Url, option: &str, allow_http: bool) -> Result<(), ConfigError> {
+fn check_cleartext(url: &Url, option: &str, allow_http: bool) -> Result<(), InputError> {
     if url.scheme() != "http" || allow_http || is_loopback(url) {
         return Ok(());
     }
-    Err(ConfigError::new(
+    Err(refused(
         format!(
             "{option} {}: http:// sends credentials and data unencrypted",
             display_url(url)
         ),
         "use https://, or pass --allow-http if this network is trusted",
     ))
-}
-
-fn is_loopback(url: &Url) -> bool {
-    match url.host() {
-        Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
-        Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
-        Some(url::Host::Domain(name)) => name.eq_ignore_ascii_case("localhost"),
-        None => false,
-    }
 }
 
 /// A folder URL ends with `/`, so that keys are appended under it, not next to it.
@@ -364,37 +257,39 @@ fn as_folder(mut url: Url) -> Url {
     url
 }
 
-fn read_auth(env: &dyn Fn(&str) -> Option<String>, host: &str) -> Result<Auth, ConfigError> {
-    let get = |option: &EnvOption| env(option.name).filter(|v| !v.is_empty());
-    let token = get(&TOKEN);
-    let user = get(&USER);
-    let password = get(&PASSWORD);
+fn read_auth(settings: &Settings, host: &str) -> Result<Auth, InputError> {
+    let token = settings.secret(TOKEN.name);
+    let user = settings.text(USER.name).map(str::to_string);
+    let password = settings.secret(PASSWORD.name);
+    let (token_var, user_var, password_var) = (
+        TOKEN.display_name(),
+        USER.display_name(),
+        PASSWORD.display_name(),
+    );
     match (token, user, password) {
-        (Some(_), Some(_), _) | (Some(_), _, Some(_)) => Err(ConfigError::new(
-            format!(
-                "both {} and {}/{} are set",
-                TOKEN.name, USER.name, PASSWORD.name
-            ),
+        (Some(_), Some(_), _) | (Some(_), _, Some(_)) => Err(refused(
+            format!("both {token_var} and {user_var}/{password_var} are set"),
             "unset the one this server does not use",
         )),
-        (Some(token), None, None) => Ok(Auth::Bearer {
-            token: Secret::new(token),
-        }),
+        (Some(token), None, None) => Ok(Auth::Bearer { token }),
         (None, Some(user), Some(password)) => Ok(Auth::Basic {
             user,
-            password: Secret::new(password),
-            source: format!("{} and {}", USER.name, PASSWORD.name),
+            password,
+            source: format!("{user_var} and {password_var}"),
         }),
-        (None, Some(_), None) => Err(ConfigError::new(
-            format!("{} is set but {} is not", USER.name, PASSWORD.name),
-            format!("export {} too", PASSWORD.name),
+        (None, Some(_), None) => Err(refused(
+            format!("{user_var} is set but {password_var} is not"),
+            format!("export {password_var} too"),
         )),
-        (None, None, Some(_)) => Err(ConfigError::new(
-            format!("{} is set but {} is not", PASSWORD.name, USER.name),
-            format!("export {} too", USER.name),
+        (None, None, Some(_)) => Err(refused(
+            format!("{password_var} is set but {user_var} is not"),
+            format!("export {user_var} too"),
         )),
         (None, None, None) => {
-            let path = netrc::default_path(env(NETRC.name));
+            let path = netrc::default_path(
+                settings.text("netrc").map(str::to_string),
+                settings.env_var("HOME"),
+            );
             Ok(
                 match path.as_deref().and_then(|p| netrc::login_for(p, host)) {
                     Some(login) => Auth::Basic {
@@ -436,12 +331,9 @@ fn looks_secret(name: &HeaderName) -> bool {
         .any(|word| name.contains(word))
 }
 
-fn parse_header(
-    line: &str,
-    env: &dyn Fn(&str) -> Option<String>,
-) -> Result<ExtraHeader, ConfigError> {
+fn parse_header(line: &str, settings: &Settings) -> Result<ExtraHeader, InputError> {
     let Some((name, value)) = line.split_once(':') else {
-        return Err(ConfigError::new(
+        return Err(refused(
             format!(
                 "--header `{}`: expected `Name: value`",
                 line.chars().take(40).collect::<String>()
@@ -450,13 +342,13 @@ fn parse_header(
         ));
     };
     let name = HeaderName::from_bytes(name.trim().as_bytes()).map_err(|_| {
-        ConfigError::new(
+        refused(
             format!("--header `{}`: not a valid header name", name.trim()),
             "header names are letters, digits and -",
         )
     })?;
     if OWN_HEADERS.contains(&name.as_str()) {
-        return Err(ConfigError::new(
+        return Err(refused(
             format!("--header {name}: cubeship sets this header itself"),
             "remove this --header",
         ));
@@ -464,11 +356,11 @@ fn parse_header(
     let value = value.trim();
     let (value, from_env) = match value.strip_prefix(ENV_PREFIX) {
         Some(var) => (
-            read_env(env, var, &format!("--header {name}"))?,
+            read_env(settings, var, &format!("--header {name}"))?,
             Some(var.to_string()),
         ),
         None if looks_secret(&name) => {
-            return Err(ConfigError::new(
+            return Err(refused(
                 format!(
                     "--header {name} carries a credential on the command line, where shell history and process lists keep it"
                 ),
@@ -478,7 +370,7 @@ fn parse_header(
         None => (value.to_string(), None),
     };
     let mut value = HeaderValue::from_str(&value).map_err(|_| {
-        ConfigError::new(
+        refused(
             match &from_env {
                 Some(var) => {
                     format!("--header {name}: ${var} holds characters not allowed in a header")
@@ -502,29 +394,43 @@ fn parse_header(
 mod tests {
     use super::*;
     use std::collections::HashMap;
+    use std::sync::Arc;
 
-    fn env_of(pairs: &[(&str, &str)]) -> impl Fn(&str) -> Option<String> {
-        let mut map: HashMap<String, String> = pairs
+    /// Settings as the CLI resolves them: `flags` given on the command line, `env` the
+    /// environment (with no netrc unless a test names one).
+    fn settings(flags: &[(&str, &str)], env: &[(&str, &str)]) -> Settings {
+        let flags: Vec<(String, String)> = flags
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        let mut map: HashMap<String, String> = env
             .iter()
             .map(|(k, v)| (k.to_string(), v.to_string()))
             .collect();
         map.entry("NETRC".into())
             .or_insert_with(|| "/nonexistent/netrc".into());
-        move |name: &str| map.get(name).cloned()
+        let given = move |name: &str| {
+            let values: Vec<String> = flags
+                .iter()
+                .filter(|(k, _)| k == name)
+                .map(|(_, v)| v.clone())
+                .collect();
+            (!values.is_empty()).then_some(values)
+        };
+        Settings::resolve(
+            crate::factory::OPTIONS,
+            &given,
+            Arc::new(move |name| map.get(name).cloned()),
+        )
     }
 
-    fn options(url: &str) -> HttpOptions {
-        HttpOptions {
-            url: url.into(),
-            url_option: "--to",
-            ..Default::default()
-        }
+    fn config(url: &str, settings: &Settings) -> Result<HttpConfig, InputError> {
+        HttpConfig::from_settings(url, "--to", false, settings)
     }
 
     #[test]
     fn folder_urls_get_a_trailing_slash_and_default_to_the_same_get_base() {
-        let config =
-            HttpConfig::from_options(&options("https://h.example/a/b"), &env_of(&[])).unwrap();
+        let config = config("https://h.example/a/b", &settings(&[], &[])).unwrap();
         let Target::Folder { put_base, get_base } = config.target else {
             panic!("folder expected")
         };
@@ -534,22 +440,18 @@ mod tests {
 
     #[test]
     fn cleartext_http_is_refused_off_loopback_unless_allowed() {
-        let env = env_of(&[]);
-        assert!(HttpConfig::from_options(&options("http://127.0.0.1:8080/x/"), &env).is_ok());
-        assert!(HttpConfig::from_options(&options("http://localhost/x/"), &env).is_ok());
-        let error =
-            HttpConfig::from_options(&options("http://files.example/x/"), &env).unwrap_err();
+        let plain = settings(&[], &[]);
+        assert!(config("http://127.0.0.1:8080/x/", &plain).is_ok());
+        assert!(config("http://localhost/x/", &plain).is_ok());
+        let error = config("http://files.example/x/", &plain).unwrap_err();
         assert!(error.message.contains("unencrypted"), "{error:?}");
-        let mut allowed = options("http://files.example/x/");
-        allowed.allow_http = true;
-        assert!(HttpConfig::from_options(&allowed, &env).is_ok());
+        let allowed = settings(&[("allow-http", "true")], &[]);
+        assert!(config("http://files.example/x/", &allowed).is_ok());
     }
 
     #[test]
     fn passwords_in_urls_are_refused_without_being_echoed() {
-        let error =
-            HttpConfig::from_options(&options("https://me:hunter22@h.example/x/"), &env_of(&[]))
-                .unwrap_err();
+        let error = config("https://me:hunter22@h.example/x/", &settings(&[], &[])).unwrap_err();
         assert!(!format!("{error:?}").contains("hunter22"));
         assert!(error.hint.unwrap().contains("CUBESHIP_HTTP_PASSWORD"));
     }
@@ -558,11 +460,10 @@ mod tests {
     fn presigned_urls_name_one_object_and_hide_their_signature() {
         let url =
             "https://b.s3.example/k/file.tar.gz?X-Amz-Signature=deadbeefcafe&X-Amz-Expires=600";
-        let error = HttpConfig::from_options(&options(url), &env_of(&[])).unwrap_err();
+        let plain = settings(&[], &[]);
+        let error = config(url, &plain).unwrap_err();
         assert!(!error.message.contains("deadbeefcafe"), "{error:?}");
-        let mut single = options(url);
-        single.single_object = true;
-        let config = HttpConfig::from_options(&single, &env_of(&[])).unwrap();
+        let config = HttpConfig::from_settings(url, "--url", true, &plain).unwrap();
         let Target::Object { get, .. } = &config.target else {
             panic!("object expected")
         };
@@ -572,28 +473,35 @@ mod tests {
 
     #[test]
     fn credentials_come_from_the_environment_and_conflicts_are_refused() {
-        let basic = HttpConfig::from_options(
-            &options("https://h.example/"),
-            &env_of(&[
-                ("CUBESHIP_HTTP_USER", "u"),
-                ("CUBESHIP_HTTP_PASSWORD", "pw-secret"),
-            ]),
+        let basic = config(
+            "https://h.example/",
+            &settings(
+                &[],
+                &[
+                    ("CUBESHIP_HTTP_USER", "u"),
+                    ("CUBESHIP_HTTP_PASSWORD", "pw-secret"),
+                ],
+            ),
         )
         .unwrap();
         assert!(matches!(basic.auth, Auth::Basic { .. }));
         assert!(!format!("{basic:?}").contains("pw-secret"));
-        let half = HttpConfig::from_options(
-            &options("https://h.example/"),
-            &env_of(&[("CUBESHIP_HTTP_USER", "u")]),
+        assert!(basic.secrets.iter().any(|s| s.expose() == "pw-secret"));
+        let half = config(
+            "https://h.example/",
+            &settings(&[], &[("CUBESHIP_HTTP_USER", "u")]),
         )
         .unwrap_err();
         assert!(half.message.contains("CUBESHIP_HTTP_PASSWORD"));
-        let both = HttpConfig::from_options(
-            &options("https://h.example/"),
-            &env_of(&[
-                ("CUBESHIP_HTTP_TOKEN", "t0k3n"),
-                ("CUBESHIP_HTTP_USER", "u"),
-            ]),
+        let both = config(
+            "https://h.example/",
+            &settings(
+                &[],
+                &[
+                    ("CUBESHIP_HTTP_TOKEN", "t0k3n"),
+                    ("CUBESHIP_HTTP_USER", "u"),
+                ],
+            ),
         )
         .unwrap_err();
         assert!(both.message.contains("CUBESHIP_HTTP_TOKEN"));
@@ -601,45 +509,22 @@ mod tests {
 
     #[test]
     fn header_values_come_from_env_or_are_refused_when_they_look_secret() {
-        let mut with_header = options("https://h.example/");
-        with_header.headers = vec!["X-JFrog-Art-Api: env:ART_KEY".into()];
-        let config =
-            HttpConfig::from_options(&with_header, &env_of(&[("ART_KEY", "k3y-value")])).unwrap();
+        let header = |line: &'static str, env: &[(&str, &str)]| {
+            config("https://h.example/", &settings(&[("header", line)], env))
+        };
+        let config = header("X-JFrog-Art-Api: env:ART_KEY", &[("ART_KEY", "k3y-value")]).unwrap();
         assert_eq!(config.headers[0].from_env.as_deref(), Some("ART_KEY"));
         assert!(config.headers[0].value.is_sensitive());
         assert!(config.secrets.iter().any(|s| s.expose() == "k3y-value"));
 
-        let missing = HttpConfig::from_options(&with_header, &env_of(&[])).unwrap_err();
+        let missing = header("X-JFrog-Art-Api: env:ART_KEY", &[]).unwrap_err();
         assert!(missing.message.contains("$ART_KEY"), "{missing:?}");
 
-        with_header.headers = vec!["X-Api-Key: literal-secret".into()];
-        let literal = HttpConfig::from_options(&with_header, &env_of(&[])).unwrap_err();
+        let literal = header("X-Api-Key: literal-secret", &[]).unwrap_err();
         assert!(!format!("{literal:?}").contains("literal-secret"));
 
-        with_header.headers = vec!["X-Repository-Note: medperf".into()];
-        assert!(HttpConfig::from_options(&with_header, &env_of(&[])).is_ok());
-
-        with_header.headers = vec!["Content-Length: 3".into()];
-        assert!(HttpConfig::from_options(&with_header, &env_of(&[])).is_err());
-        with_header.headers = vec!["no colon".into()];
-        assert!(HttpConfig::from_options(&with_header, &env_of(&[])).is_err());
-    }
-
-    #[test]
-    fn the_provider_page_documents_every_variable() {
-        let page = include_str!("../../../docs/providers/http.md");
-        for option in ENV_OPTIONS {
-            assert!(
-                page.contains(option.name),
-                "docs/providers/http.md misses {}",
-                option.name
-            );
-        }
-    }
-
-    #[test]
-    fn display_url_hides_queries() {
-        let url = Url::parse("https://h.example/a?sig=abc").unwrap();
-        assert_eq!(display_url(&url), "https://h.example/a?…");
+        assert!(header("X-Repository-Note: medperf", &[]).is_ok());
+        assert!(header("Content-Length: 3", &[]).is_err());
+        assert!(header("no colon", &[]).is_err());
     }
 }

@@ -9,6 +9,7 @@
 
 mod checksums;
 pub mod config;
+mod factory;
 mod netrc;
 
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -18,8 +19,9 @@ use reqwest::header::{CONTENT_LENGTH, CONTENT_TYPE, EXPECT, LOCATION};
 use reqwest::{Method, RequestBuilder, Response};
 use url::Url;
 
+use cubeship_provider::error::is_missing;
 use cubeship_provider::http::{
-    self as shared, Download, error_from_response, hash_response, transport_error,
+    self as shared, Download, display_url, error_from_response, hash_response, transport_error,
 };
 use cubeship_provider::secret::redact;
 use cubeship_provider::{
@@ -27,10 +29,10 @@ use cubeship_provider::{
     Uploaded,
 };
 
-pub use config::{
-    Auth, ConfigError, ENV_OPTIONS, EnvOption, HttpConfig, HttpOptions, Target, display_url,
-};
+pub use config::{Auth, HttpConfig, Target};
+pub use factory::{FACTORY, HttpFactory, OPTIONS};
 
+/// PUTs objects under one base URL (or to one presigned URL).
 pub struct HttpProvider {
     config: HttpConfig,
     /// Sends credentials; follows no redirect, so they never travel to another host and a
@@ -54,29 +56,18 @@ struct Stat {
 }
 
 impl HttpProvider {
-    pub fn new(config: HttpConfig) -> Result<Self> {
-        let client = shared::client_builder()
-            .redirect(reqwest::redirect::Policy::none())
-            .build()
-            .map_err(|e| Error::new(ErrorKind::Other, format!("cannot build HTTP client: {e}")))?;
+    /// Builds the clients for a checked configuration.
+    pub fn new(config: HttpConfig, retry: RetryPolicy) -> Result<Self> {
+        let client = shared::client(reqwest::header::HeaderMap::new(), false)?;
         let user_content_type = config.headers.iter().any(|h| h.name == CONTENT_TYPE);
         Ok(HttpProvider {
             config,
             client,
             anonymous: shared::anonymous_client()?,
-            retry: RetryPolicy::default(),
+            retry,
             expect_continue: AtomicBool::new(true),
             user_content_type,
         })
-    }
-
-    pub fn with_retry(mut self, retry: RetryPolicy) -> Self {
-        self.retry = retry;
-        self
-    }
-
-    pub fn config(&self) -> &HttpConfig {
-        &self.config
     }
 
     fn put_url(&self, key: &ObjectKey) -> Url {
@@ -197,9 +188,9 @@ impl HttpProvider {
         if matches!(self.config.auth, Auth::None) {
             used.push_str(&format!(
                 "; set {}, or {} and {}, or add the host to ~/.netrc",
-                config::TOKEN.name,
-                config::USER.name,
-                config::PASSWORD.name
+                factory::TOKEN.display_name(),
+                factory::USER.display_name(),
+                factory::PASSWORD.display_name()
             ));
         }
         let from_env: Vec<String> = self
@@ -242,7 +233,7 @@ impl HttpProvider {
                 sha256: checksums::sha256_from_headers(response.headers()),
                 anonymous,
             })),
-            404 | 410 => Ok(None),
+            status if is_missing(status) => Ok(None),
             // A presigned object that is not public yet: S3 and GCS answer 403 for a missing
             // object to a reader who may not list the bucket.
             401 | 403 if anonymous => Ok(None),
@@ -274,7 +265,7 @@ impl HttpProvider {
                     .await?;
                 match response.status().as_u16() {
                     200 => {}
-                    404 | 410 => return Ok(None),
+                    status if is_missing(status) => return Ok(None),
                     _ => {
                         return Err(self.explain(
                             error_from_response(response, &what).await,
@@ -332,15 +323,7 @@ impl HttpProvider {
         }
     }
 
-    async fn put_once(
-        &self,
-        request: &UploadRequest<'_>,
-        url: &Url,
-        restart: &AtomicBool,
-    ) -> Result<()> {
-        if restart.swap(true, Ordering::SeqCst) {
-            request.progress.restart();
-        }
+    async fn put_once(&self, request: &UploadRequest<'_>, url: &Url) -> Result<()> {
         let asset = request.asset;
         let body = shared::file_body(&asset.path, 0, asset.size, request.progress.clone()).await?;
         let mut builder = self
@@ -392,15 +375,12 @@ impl HttpProvider {
         Err(self.explain(error, &Method::PUT, url, Some(asset.size)))
     }
 
-    async fn put_with_retries(
-        &self,
-        request: &UploadRequest<'_>,
-        url: &Url,
-        restart: &AtomicBool,
-    ) -> Result<()> {
+    async fn put_with_retries(&self, request: &UploadRequest<'_>, url: &Url) -> Result<()> {
         let what = format!("PUT {}", display_url(url));
         self.retry
-            .run(&what, |_| self.put_once(request, url, restart))
+            .run_transfer(&what, request.progress.as_ref(), |_| {
+                self.put_once(request, url)
+            })
             .await
     }
 
@@ -502,15 +482,15 @@ impl Provider for HttpProvider {
 
     async fn upload(&self, request: &UploadRequest<'_>) -> Result<Uploaded> {
         let url = self.put_url(request.key);
-        let restart = AtomicBool::new(false);
-        match self.put_with_retries(request, &url, &restart).await {
+        match self.put_with_retries(request, &url).await {
             Err(error)
                 if error.status == Some(409)
                     && matches!(self.config.target, Target::Folder { .. }) =>
             {
                 tracing::debug!("{}: creating its folders with MKCOL", display_url(&url));
                 self.make_folders(&url).await?;
-                self.put_with_retries(request, &url, &restart).await?;
+                request.progress.restart();
+                self.put_with_retries(request, &url).await?;
             }
             result => result?,
         }

@@ -3,17 +3,20 @@
 
 use std::path::{Path, PathBuf};
 
+/// A user name and password for one host.
 #[derive(Clone, PartialEq, Eq)]
 pub struct Login {
+    /// `login`.
     pub user: String,
+    /// `password`.
     pub password: String,
 }
 
 /// `$NETRC` when set, else `~/.netrc`.
-pub fn default_path(netrc_env: Option<String>) -> Option<PathBuf> {
+pub fn default_path(netrc_env: Option<String>, home: Option<String>) -> Option<PathBuf> {
     match netrc_env.filter(|v| !v.is_empty()) {
         Some(path) => Some(PathBuf::from(path)),
-        None => std::env::var_os("HOME").map(|home| Path::new(&home).join(".netrc")),
+        None => home.map(|home| Path::new(&home).join(".netrc")),
     }
 }
 

@@ -2,7 +2,8 @@
 //! with streamed single and parallel multipart uploads, the sha256 in object metadata, public
 //! ACLs with a fallback for buckets that refuse them, and diagnoses for private buckets.
 
-use std::sync::Arc;
+mod factory;
+
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
@@ -16,12 +17,15 @@ use aws_sdk_s3::types::{
 };
 use aws_smithy_types::retry::RetryConfig;
 use aws_smithy_types::timeout::TimeoutConfig;
+use cubeship_provider::error::is_missing;
 use cubeship_provider::{
     Asset, Capabilities, Error, ErrorKind, ObjectKey, Provider, RemoteObject, Result, RetryPolicy,
     SHA256_METADATA_KEY, UploadRequest, Uploaded,
 };
 use futures::{StreamExt, TryStreamExt};
 use url::Url;
+
+pub use factory::{FACTORY, S3Factory};
 
 /// Whether objects are sent with `x-amz-acl: public-read`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -35,22 +39,41 @@ pub enum AclMode {
 /// Whether the SDK adds CRC checksums (aws-chunked bodies with trailers) to uploads.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum ChecksumMode {
+    /// On every request that supports one.
     WhenSupported,
+    /// Only where S3 requires one.
     WhenRequired,
+}
+
+/// Keys given through cubeship's settings rather than found by the AWS credential chain.
+#[derive(Clone, Debug)]
+pub struct StaticCredentials {
+    /// `AWS_ACCESS_KEY_ID`.
+    pub access_key_id: String,
+    /// `AWS_SECRET_ACCESS_KEY`.
+    pub secret_access_key: cubeship_provider::Secret,
+    /// `AWS_SESSION_TOKEN`, for temporary credentials.
+    pub session_token: Option<cubeship_provider::Secret>,
 }
 
 /// Everything that configures one S3 destination.
 #[derive(Clone, Debug)]
 pub struct S3Config {
+    /// Bucket name.
     pub bucket: String,
     /// Key prefix under the bucket, without leading or trailing `/`.
     pub prefix: String,
+    /// `None`: the profile's region.
     pub region: Option<String>,
-    /// A custom endpoint (S3-compatible store). When `None`, `AWS_ENDPOINT_URL_S3` and
-    /// `AWS_ENDPOINT_URL` are honoured, as the AWS CLI does.
-    pub endpoint_url: Option<String>,
+    /// A custom endpoint (S3-compatible store); `None` for AWS.
+    pub endpoint_url: Option<Url>,
+    /// A named AWS profile.
     pub profile: Option<String>,
+    /// Keys to use instead of the AWS credential chain.
+    pub static_credentials: Option<StaticCredentials>,
+    /// Whether objects get a public-read ACL.
     pub acl: AclMode,
+    /// Public URLs start here instead of the bucket's own URL (a CDN).
     pub public_url_base: Option<Url>,
     /// `None`: `AWS_REQUEST_CHECKSUM_CALCULATION` if set, else `WhenRequired` for custom
     /// endpoints (many S3-compatible stores mishandle aws-chunked trailers) and the SDK's
@@ -60,10 +83,12 @@ pub struct S3Config {
     pub multipart_threshold: u64,
     /// Parts uploaded at once per multipart upload.
     pub part_concurrency: usize,
+    /// The shared retry policy.
     pub retry: RetryPolicy,
 }
 
 impl S3Config {
+    /// A configuration with the defaults for `bucket` and `prefix`.
     pub fn new(bucket: impl Into<String>, prefix: impl Into<String>) -> Self {
         S3Config {
             bucket: bucket.into(),
@@ -71,6 +96,7 @@ impl S3Config {
             region: None,
             endpoint_url: None,
             profile: None,
+            static_credentials: None,
             acl: AclMode::PublicRead,
             public_url_base: None,
             checksum: None,
@@ -86,6 +112,7 @@ const MIN_PART_SIZE: u64 = 16 * 1024 * 1024;
 const MAX_PARTS: u64 = 10_000;
 const MAX_OBJECT_SIZE: u64 = 5 * 1024 * 1024 * 1024 * 1024;
 
+/// Uploads to one bucket and prefix.
 pub struct S3Provider {
     config: S3Config,
     client: Client,
@@ -104,24 +131,22 @@ impl S3Provider {
     /// Loads credentials and region through aws-config's default chain (environment, shared
     /// profiles, SSO, web identity, instance metadata).
     pub async fn new(config: S3Config) -> Result<Self> {
-        let endpoint = config
-            .endpoint_url
-            .clone()
-            .or_else(|| std::env::var("AWS_ENDPOINT_URL_S3").ok())
-            .or_else(|| std::env::var("AWS_ENDPOINT_URL").ok())
-            .filter(|e| !e.is_empty());
-        let custom_endpoint = match &endpoint {
-            Some(e) => Some(Url::parse(e).map_err(|err| {
-                Error::new(
-                    ErrorKind::InvalidInput,
-                    format!("endpoint URL {e} is not a valid URL: {err}"),
-                )
-            })?),
-            None => None,
-        };
+        let custom_endpoint = config.endpoint_url.clone();
+        let endpoint = custom_endpoint
+            .as_ref()
+            .map(|e| e.as_str().trim_end_matches('/').to_string());
         let mut loader = aws_config::defaults(aws_config::BehaviorVersion::latest());
         if let Some(profile) = &config.profile {
             loader = loader.profile_name(profile);
+        }
+        if let Some(keys) = &config.static_credentials {
+            loader = loader.credentials_provider(aws_sdk_s3::config::Credentials::new(
+                keys.access_key_id.clone(),
+                keys.secret_access_key.expose().to_string(),
+                keys.session_token.as_ref().map(|t| t.expose().to_string()),
+                None,
+                "cubeship-settings",
+            ));
         }
         if let Some(region) = &config.region {
             loader = loader.region(Region::new(region.clone()));
@@ -137,16 +162,10 @@ impl S3Provider {
                 ));
             }
         };
-        let checksum = config.checksum.unwrap_or_else(|| {
-            match std::env::var("AWS_REQUEST_CHECKSUM_CALCULATION")
-                .ok()
-                .as_deref()
-            {
-                Some(v) if v.eq_ignore_ascii_case("when_required") => ChecksumMode::WhenRequired,
-                Some(v) if v.eq_ignore_ascii_case("when_supported") => ChecksumMode::WhenSupported,
-                _ if custom_endpoint.is_some() => ChecksumMode::WhenRequired,
-                _ => ChecksumMode::WhenSupported,
-            }
+        let checksum = config.checksum.unwrap_or(if custom_endpoint.is_some() {
+            ChecksumMode::WhenRequired
+        } else {
+            ChecksumMode::WhenSupported
         });
         let mut builder = aws_sdk_s3::config::Builder::from(&sdk_config)
             .region(Region::new(region.clone()))
@@ -536,6 +555,7 @@ impl Provider for S3Provider {
         Capabilities {
             max_object_size: Some(MAX_OBJECT_SIZE),
             flat_names: false,
+            ..Capabilities::default()
         }
     }
 
@@ -602,7 +622,10 @@ impl Provider for S3Provider {
                         url: None,
                         id: None,
                     })),
-                    Err(e) if e.raw_response().map(|r| r.status().as_u16()) == Some(404) => {
+                    Err(e)
+                        if e.raw_response()
+                            .is_some_and(|r| is_missing(r.status().as_u16())) =>
+                    {
                         Ok(None)
                     }
                     Err(e) => Err(map_error(e, &what)),
@@ -695,9 +718,4 @@ fn no_credentials() -> Error {
         "no AWS credentials found: set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, use --profile or AWS_PROFILE, \
          or run `aws sso login`",
     )
-}
-
-/// Shared ownership for the CLI, which holds providers as trait objects.
-pub async fn provider(config: S3Config) -> Result<Arc<dyn Provider>> {
-    Ok(Arc::new(S3Provider::new(config).await?))
 }

@@ -1,0 +1,138 @@
+//! What the CLI prints on stdout: the packaging and publishing tables, the verification
+//! lines, and one JSON document for `--json`.
+
+use std::io::Write;
+use std::path::Path;
+
+use cubeship::package::Manifest;
+use cubeship::report::{PublishReport, UploadStatus, human_size};
+use cubeship::verify::CheckResult;
+
+/// Prints one JSON document on stdout.
+pub fn print_json<T: serde::Serialize>(value: &T) -> anyhow::Result<()> {
+    let mut stdout = std::io::stdout().lock();
+    serde_json::to_writer_pretty(&mut stdout, value)?;
+    writeln!(stdout)?;
+    Ok(())
+}
+
+/// The lines `cubeship verify` prints.
+pub fn print_checks(results: &[CheckResult]) {
+    for line in results {
+        if line.verified {
+            println!("verified  {}", line.url);
+        } else {
+            println!("FAILED    {}\n          {}", line.url, line.detail);
+        }
+    }
+}
+
+/// The short table `cubeship package` prints.
+pub fn print_manifest(deploy_dir: &Path, manifest: &Manifest) {
+    println!(
+        "Packaged {} ({} layout) into {}",
+        manifest.mlcube.name,
+        layout_name(manifest),
+        deploy_dir.display()
+    );
+    for c in &manifest.components {
+        println!(
+            "  {:<26} {:>10}  sha256 {}",
+            c.file,
+            human_size(c.size),
+            c.sha256
+        );
+    }
+}
+
+fn layout_name(manifest: &Manifest) -> &'static str {
+    match manifest.mlcube.layout {
+        cubeship::mlcube::Layout::Mlcube => "mlcube.yaml",
+        cubeship::mlcube::Layout::Container => "container_config.yaml",
+    }
+}
+
+/// Breaks a medperf command before each `--…-file` option, with shell line continuations, so
+/// it stays readable and still pastes as one command.
+fn wrap_command(command: &str) -> String {
+    if command.contains('\'') {
+        // A quoted word may hold " --": leave such a command on one line.
+        return command.to_string();
+    }
+    command
+        .replace(" --", "\u{0}--")
+        .split('\u{0}')
+        .fold(String::new(), |mut out, part| {
+            if out.is_empty() {
+                out.push_str(part);
+            } else if part.contains("-file ") {
+                out.push_str(" \\\n    ");
+                out.push_str(part);
+            } else {
+                out.push(' ');
+                out.push_str(part);
+            }
+            out
+        })
+}
+
+/// The table `publish` prints on stdout.
+pub fn print_publish(report: &PublishReport, deploy_dir: &Path) {
+    if let Some(cube) = &report.mlcube {
+        println!("{} from {}", cube.name, deploy_dir.display());
+    }
+    for c in &report.components {
+        println!();
+        println!(
+            "  {:<26} {:>10}  sha256 {}",
+            c.file,
+            human_size(c.size),
+            c.sha256
+        );
+        println!("  {:<26} {:>10}  sha1   {}", "", "", c.sha1);
+        for u in &c.uploads {
+            let state = match (u.status, u.verified, &u.error) {
+                (UploadStatus::Planned, _, _) => "planned   ",
+                (_, _, Some(_)) | (UploadStatus::Failed, _, _) => "FAILED    ",
+                (_, true, None) => "verified  ",
+                (_, false, None) => "unverified",
+            };
+            let how = match u.status {
+                UploadStatus::Uploaded => "uploaded",
+                UploadStatus::Unchanged => "unchanged",
+                UploadStatus::Failed => "failed",
+                UploadStatus::Planned => "planned",
+            };
+            // A URL is shown as published only when it is in place and checked.
+            let url = u.url.as_deref().unwrap_or("-");
+            match &u.error {
+                Some(error) => {
+                    println!("    {state} {how:<9} {}  {}", u.destination, url);
+                    for line in error.lines() {
+                        println!("        {line}");
+                    }
+                }
+                None => println!("    {state} {how:<9} {url}"),
+            }
+        }
+    }
+    println!();
+    match &report.medperf_command {
+        Some(command) => {
+            if !report.verification {
+                println!(
+                    "Not verified (--no-verify): check the URLs with `cubeship verify` before registering."
+                );
+            }
+            println!("Register with MedPerf:\n  {}", wrap_command(command));
+        }
+        None if report
+            .components
+            .iter()
+            .any(|c| c.uploads.iter().any(|u| u.status == UploadStatus::Planned)) =>
+        {
+            println!("Dry run: nothing was uploaded.");
+        }
+        None => println!("Not every component is published and verified: no medperf command."),
+    }
+}
