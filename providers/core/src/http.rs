@@ -1,5 +1,6 @@
-//! HTTP helpers shared by the reqwest-based providers and by verification: one client set-up
-//! with timeouts, streamed file bodies with progress, and response→error classification.
+//! HTTP helpers shared by the reqwest-based providers and by verification: the one client
+//! set-up with timeouts, the one check of user-given http(s) URLs, streamed file bodies with
+//! progress, response→error classification, and the MedPerf-style download-and-hash.
 
 use std::path::Path;
 use std::sync::Arc;
@@ -12,7 +13,7 @@ use sha2::{Digest, Sha256};
 use tokio::io::{AsyncReadExt, AsyncSeekExt};
 use tokio_util::io::ReaderStream;
 
-use crate::{Error, ErrorKind, Progress, Result};
+use crate::{Error, ErrorKind, InputError, Progress, Result};
 
 /// Characters left as they are in a URL path segment: RFC 3986 unreserved.
 pub const PATH_SEGMENT: &AsciiSet = &NON_ALPHANUMERIC
@@ -21,11 +22,12 @@ pub const PATH_SEGMENT: &AsciiSet = &NON_ALPHANUMERIC
     .remove(b'_')
     .remove(b'~');
 
+/// Sent with every request.
 pub const USER_AGENT: &str = concat!("cubeship/", env!("CARGO_PKG_VERSION"));
 
 /// Connection set-up may take a while on a slow network, but a stalled transfer must not hang
 /// forever: reads time out, whole requests do not (a large upload may take hours).
-pub fn client_builder() -> reqwest::ClientBuilder {
+fn client_builder() -> reqwest::ClientBuilder {
     reqwest::Client::builder()
         .user_agent(USER_AGENT)
         .connect_timeout(Duration::from_secs(30))
@@ -33,12 +35,84 @@ pub fn client_builder() -> reqwest::ClientBuilder {
         .pool_idle_timeout(Duration::from_secs(60))
 }
 
-/// A client with no credentials that follows redirects: what MedPerf uses to download.
-pub fn anonymous_client() -> Result<reqwest::Client> {
+/// The one way providers build an HTTP client: the shared timeouts, `default_headers` on every
+/// request (credentials marked sensitive), and redirects followed only when `follow_redirects`
+/// (an API client must not carry its token to another host).
+pub fn client(
+    default_headers: reqwest::header::HeaderMap,
+    follow_redirects: bool,
+) -> Result<reqwest::Client> {
+    let redirects = if follow_redirects {
+        reqwest::redirect::Policy::limited(10)
+    } else {
+        reqwest::redirect::Policy::none()
+    };
     client_builder()
-        .redirect(reqwest::redirect::Policy::limited(10))
+        .default_headers(default_headers)
+        .redirect(redirects)
         .build()
         .map_err(|e| Error::new(ErrorKind::Other, format!("cannot build HTTP client: {e}")))
+}
+
+/// A client with no credentials that follows redirects: what MedPerf uses to download.
+pub fn anonymous_client() -> Result<reqwest::Client> {
+    client(reqwest::header::HeaderMap::new(), true)
+}
+
+/// Checks a user-given http(s) URL (`option` names where it came from, for the message):
+/// absolute, http or https, no user name or password (secrets do not belong on the command
+/// line), no fragment. The raw value is never echoed when it does not parse, as it may hold a
+/// secret.
+pub fn parse_http_url(raw: &str, option: &str) -> std::result::Result<url::Url, InputError> {
+    let url = url::Url::parse(raw.trim()).map_err(|e| {
+        InputError::new(format!("{option}: not a valid URL ({e})"))
+            .hint("write an absolute URL such as https://files.example.org/medperf/")
+    })?;
+    if !matches!(url.scheme(), "http" | "https") || !url.has_host() {
+        return Err(InputError::new(format!(
+            "{option} {}: only http:// and https:// URLs are supported here",
+            display_url(&url)
+        ))
+        .hint("write an https:// URL"));
+    }
+    if !url.username().is_empty() || url.password().is_some() {
+        return Err(InputError::new(format!(
+            "{option} {} holds a user name or password; secrets do not belong on the command line",
+            display_url(&url)
+        ))
+        .hint("remove them from the URL and give credentials through the environment (see the provider's page in docs/providers/)"));
+    }
+    if url.fragment().is_some() {
+        return Err(InputError::new(format!(
+            "{option} {}: a URL fragment (#…) is never sent to the server",
+            display_url(&url)
+        ))
+        .hint("remove the #… part"));
+    }
+    Ok(url)
+}
+
+/// `url` for messages: no user info, and a query string (a presigned URL's signature) hidden.
+pub fn display_url(url: &url::Url) -> String {
+    let mut shown = url.clone();
+    let _ = shown.set_username("");
+    let _ = shown.set_password(None);
+    if shown.query().is_some() {
+        shown.set_query(None);
+        format!("{shown}?…")
+    } else {
+        shown.to_string()
+    }
+}
+
+/// Whether `url` points at this machine (where cleartext HTTP and emulators are fine).
+pub fn is_loopback(url: &url::Url) -> bool {
+    match url.host() {
+        Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
+        Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
+        Some(url::Host::Domain(name)) => name.eq_ignore_ascii_case("localhost"),
+        None => false,
+    }
 }
 
 /// Streams `len` bytes of `path` from `offset` as a request body, reporting progress.
@@ -64,12 +138,7 @@ pub async fn file_body(
 /// failures are retryable; the URL is named but never its credentials (reqwest strips them).
 pub fn transport_error(err: reqwest::Error, what: impl std::fmt::Display) -> Error {
     let retryable = err.is_timeout() || err.is_connect() || err.is_request() || err.is_body();
-    let mut message = format!("{what}: {err}");
-    let mut source: Option<&dyn std::error::Error> = std::error::Error::source(&err);
-    while let Some(cause) = source {
-        message.push_str(&format!(": {cause}"));
-        source = cause.source();
-    }
+    let message = format!("{what}: {}", crate::error::chain(&err));
     let kind = match err.status() {
         Some(status) => ErrorKind::from_status(status.as_u16()),
         None => ErrorKind::Transport,
@@ -134,8 +203,11 @@ pub enum Download {
     /// Status 200 after redirects: the body's size, sha256 and sha1 (hex; MedPerf checks one
     /// or the other depending on its version).
     Ok {
+        /// Bytes received.
         size: u64,
+        /// Lower-case hex.
         sha256: String,
+        /// Lower-case hex.
         sha1: String,
     },
     /// Any other final status.
@@ -171,11 +243,36 @@ pub async fn hash_response(response: reqwest::Response, what: &str) -> Result<Do
 /// Downloads `url` the way MedPerf does (GET, redirects followed by `client`, only 200
 /// accepted) and hashes the body.
 pub async fn download_and_hash(client: &reqwest::Client, url: &url::Url) -> Result<Download> {
-    let what = format!("GET {url}");
+    let what = format!("GET {}", display_url(url));
     let response = client
         .get(url.clone())
         .send()
         .await
         .map_err(|e| transport_error(e.without_url(), &what))?;
     hash_response(response, &what).await
+}
+
+/// MedPerf's download of a direct URL: an anonymous GET with redirects followed, status 200
+/// only, transient failures retried by the shared policy (MedPerf retries too). `file://` URLs
+/// (the `dir:` provider) are read from disk; a missing file is a 404.
+pub async fn download_anonymously(url: &url::Url) -> Result<Download> {
+    if url.scheme() == "file" {
+        let path = url
+            .to_file_path()
+            .map_err(|()| Error::new(ErrorKind::InvalidInput, format!("bad file URL {url}")))?;
+        return Ok(match crate::digest::hash_file(&path) {
+            Ok(digests) => Download::Ok {
+                size: digests.size,
+                sha256: digests.sha256,
+                sha1: digests.sha1,
+            },
+            Err(_) => Download::Status(404),
+        });
+    }
+    let client = anonymous_client()?;
+    crate::RetryPolicy::default()
+        .run(&format!("GET {}", display_url(url)), |_| {
+            download_and_hash(&client, url)
+        })
+        .await
 }

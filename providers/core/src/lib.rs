@@ -1,17 +1,26 @@
-//! The provider contract of cubeship: the `Provider` trait, the types it speaks, one error type
-//! with kinds, one status→kind mapping and one retry policy shared by every storage backend.
+//! The provider contract of cubeship: the `Provider` trait and the types it speaks, the
+//! `ProviderFactory` a backend registers with its options declared once, one error type with
+//! kinds, one status→kind mapping, one retry policy, the streaming digests, the HTTP helpers,
+//! and the conformance suite every backend's tests run.
 //!
-//! Providers know nothing of the command line: they get a configured value, upload files and say
-//! where an anonymous client can read them back.
+//! Providers know nothing of the command line: they get resolved `Settings`, upload files and
+//! say where an anonymous client can read them back.
 
-pub mod dir;
+#![warn(missing_docs)]
+
+pub mod conformance;
+pub mod digest;
 pub mod error;
+mod factory;
 pub mod http;
+mod options;
 pub mod retry;
 pub mod secret;
 mod types;
 
-pub use error::{Error, ErrorKind, Result};
+pub use error::{Error, ErrorKind, InputError, Result};
+pub use factory::{Destination, ProviderFactory};
+pub use options::{EnvLookup, OptionSpec, Origin, Scope, Settings, ValueKind, process_env};
 pub use retry::RetryPolicy;
 pub use secret::Secret;
 pub use types::*;

@@ -101,8 +101,12 @@ pub struct Uploaded {
 pub struct Capabilities {
     /// Largest object the store accepts, in bytes (exclusive), when it has a limit.
     pub max_object_size: Option<u64>,
-    /// Object names cannot contain `/` (GitHub release assets).
+    /// Object names cannot contain `/` (GitHub release assets, Synapse entities).
     pub flat_names: bool,
+    /// The container registry that goes with this store (`docker.synapse.org`): MedPerf users
+    /// of the store are expected to pull the cube's image from there, so the application warns
+    /// when the manifest names an image elsewhere.
+    pub container_registry: Option<&'static str>,
 }
 
 /// Byte-level upload progress; the CLI draws bars from it, the library only reports.
@@ -165,5 +169,13 @@ pub trait Provider: Send + Sync {
     /// provider knows a likely cause (private bucket, ACLs disabled, private repository).
     fn diagnose_not_public(&self, _key: &ObjectKey, _status: u16) -> Option<String> {
         None
+    }
+
+    /// Downloads `url` the way MedPerf will and hashes it, for verification. The default is
+    /// MedPerf's handling of direct URLs: an anonymous GET, redirects followed, status 200
+    /// only, transient failures retried. A store whose resources MedPerf fetches with the
+    /// user's own login (Synapse) overrides it.
+    async fn download(&self, url: &Url) -> Result<crate::http::Download> {
+        crate::http::download_anonymously(url).await
     }
 }

@@ -1,17 +1,81 @@
 //! The `dir:PATH` provider: "publishes" into a local folder, for trying cubeship without a
 //! cloud account. Its URLs are `file://` and verification reads the file back.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
+use std::sync::Arc;
 
 use async_trait::async_trait;
-use sha2::{Digest, Sha256};
-use tokio::io::AsyncReadExt;
+use cubeship_provider::digest::sha256_file;
+use cubeship_provider::{
+    Asset, Destination, Error, ErrorKind, InputError, ObjectKey, OptionSpec, Provider,
+    ProviderFactory, RemoteObject, Result, Settings, UploadRequest, Uploaded,
+};
 use url::Url;
 
-use crate::{
-    Asset, Error, ErrorKind, ObjectKey, Provider, RemoteObject, Result, UploadRequest, Uploaded,
-};
+/// Registers `dir:PATH` destinations and `cubeship dir upload --dir PATH`.
+pub struct DirFactory;
 
+/// The factory the application registers.
+pub static FACTORY: DirFactory = DirFactory;
+
+const UPLOAD_OPTIONS: &[OptionSpec] = &[OptionSpec::text(
+    "dir",
+    "PATH",
+    "The folder files are copied into (created if missing).",
+)];
+
+#[async_trait]
+impl ProviderFactory for DirFactory {
+    fn name(&self) -> &'static str {
+        "dir"
+    }
+
+    fn title(&self) -> &'static str {
+        "A local folder (no account needed; file:// URLs)"
+    }
+
+    fn destination_syntax(&self) -> &'static str {
+        "dir:PATH"
+    }
+
+    fn accepts(&self, spec: &str) -> bool {
+        spec.starts_with("dir:")
+    }
+
+    fn options(&self) -> &'static [OptionSpec] {
+        &[]
+    }
+
+    fn upload_options(&self) -> &'static [OptionSpec] {
+        UPLOAD_OPTIONS
+    }
+
+    async fn open(
+        &self,
+        destination: Destination<'_>,
+        settings: &Settings,
+    ) -> std::result::Result<Arc<dyn Provider>, InputError> {
+        let (path, shown) = match destination {
+            Destination::Spec(spec) => {
+                let path = spec.strip_prefix("dir:").unwrap_or(spec);
+                (path, format!("--to dir:{path}"))
+            }
+            Destination::Upload { .. } => {
+                let path = settings.text("dir").unwrap_or_default();
+                (path, format!("--dir {path}"))
+            }
+        };
+        if path.is_empty() {
+            return Err(InputError::new(format!("{} needs a folder", shown.trim()))
+                .hint("as in --to dir:./published or --dir ./published"));
+        }
+        let provider = DirProvider::new(PathBuf::from(path))
+            .map_err(|e| InputError::new(format!("{shown}: {e}")))?;
+        Ok(Arc::new(provider))
+    }
+}
+
+/// Copies files into a folder; its URLs are `file://`.
 pub struct DirProvider {
     root: PathBuf,
 }
@@ -33,20 +97,6 @@ impl DirProvider {
             .split('/')
             .fold(self.root.clone(), |p, s| p.join(s))
     }
-}
-
-async fn sha256_of(path: &Path) -> Result<String> {
-    let mut file = tokio::fs::File::open(path).await?;
-    let mut hasher = Sha256::new();
-    let mut buffer = vec![0u8; 1 << 20];
-    loop {
-        let n = file.read(&mut buffer).await?;
-        if n == 0 {
-            break;
-        }
-        hasher.update(&buffer[..n]);
-    }
-    Ok(hex::encode(hasher.finalize()))
 }
 
 #[async_trait]
@@ -78,7 +128,7 @@ impl Provider for DirProvider {
         match tokio::fs::metadata(&path).await {
             Ok(meta) if meta.is_file() => Ok(Some(RemoteObject {
                 size: meta.len(),
-                sha256: Some(sha256_of(&path).await?),
+                sha256: Some(sha256_file(&path).await?),
                 url: None,
                 id: None,
             })),

@@ -1,0 +1,398 @@
+//! Provider options declared once (the rclone idea): each option's flag, environment
+//! variables, help, default, and whether it is a secret. One declaration drives the command
+//! line flags, the environment lookup, the redaction of secret values and the docs; `Settings`
+//! is what a provider reads after resolution (flag, else environment, else default).
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::sync::Arc;
+
+use crate::{InputError, RetryPolicy, Secret};
+
+/// The shape of an option's value.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ValueKind {
+    /// A flag without value (`--create-release`); from the environment: `1`/`true`/`yes`.
+    Switch,
+    /// One value, shown in help as `value_name`.
+    Text { value_name: &'static str },
+    /// One of `choices`: (value, help).
+    Choice {
+        choices: &'static [(&'static str, &'static str)],
+    },
+    /// A repeatable value (`--header A --header B`).
+    Many { value_name: &'static str },
+}
+
+/// Whether one value of the option serves every destination of its provider, or describes
+/// exactly one destination (a GET base, a CDN in front of one bucket).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Scope {
+    /// The value applies to every `--to` of the provider.
+    Shared,
+    /// The value describes one destination: refused when several `--to` of providers that
+    /// declare it are given.
+    OneDestination,
+}
+
+/// One option of a provider, declared once.
+#[derive(Clone, Copy, Debug)]
+pub struct OptionSpec {
+    /// The key the provider reads it by, and the long flag (`--NAME`) unless `env_only`.
+    pub name: &'static str,
+    /// Environment variables read, in order, when the flag is not given.
+    pub env: &'static [&'static str],
+    /// One line of help.
+    pub help: &'static str,
+    pub kind: ValueKind,
+    /// The value when neither flag nor environment gives one.
+    pub default: Option<&'static str>,
+    /// The value is never printed, logged or written to a report.
+    pub secret: bool,
+    /// No flag: read from the environment only. Secrets are always env-only, because a flag's
+    /// value shows in `ps` and shell history.
+    pub env_only: bool,
+    pub scope: Scope,
+}
+
+impl OptionSpec {
+    const fn new(name: &'static str, kind: ValueKind, help: &'static str) -> Self {
+        OptionSpec {
+            name,
+            env: &[],
+            help,
+            kind,
+            default: None,
+            secret: false,
+            env_only: false,
+            scope: Scope::Shared,
+        }
+    }
+
+    /// `--NAME` without a value.
+    pub const fn switch(name: &'static str, help: &'static str) -> Self {
+        Self::new(name, ValueKind::Switch, help)
+    }
+
+    /// `--NAME VALUE`.
+    pub const fn text(name: &'static str, value_name: &'static str, help: &'static str) -> Self {
+        Self::new(name, ValueKind::Text { value_name }, help)
+    }
+
+    /// `--NAME CHOICE`.
+    pub const fn choice(
+        name: &'static str,
+        choices: &'static [(&'static str, &'static str)],
+        help: &'static str,
+    ) -> Self {
+        Self::new(name, ValueKind::Choice { choices }, help)
+    }
+
+    /// `--NAME VALUE`, repeatable.
+    pub const fn many(name: &'static str, value_name: &'static str, help: &'static str) -> Self {
+        Self::new(name, ValueKind::Many { value_name }, help)
+    }
+
+    /// A secret read from the environment only.
+    pub const fn secret_env(
+        name: &'static str,
+        env: &'static [&'static str],
+        help: &'static str,
+    ) -> Self {
+        let mut spec = Self::new(name, ValueKind::Text { value_name: "" }, help);
+        spec.env = env;
+        spec.secret = true;
+        spec.env_only = true;
+        spec
+    }
+
+    /// A setting read from the environment only (no flag).
+    pub const fn env_only(
+        name: &'static str,
+        env: &'static [&'static str],
+        help: &'static str,
+    ) -> Self {
+        let mut spec = Self::new(name, ValueKind::Text { value_name: "" }, help);
+        spec.env = env;
+        spec.env_only = true;
+        spec
+    }
+
+    /// Also read from these environment variables, in order.
+    pub const fn with_env(mut self, env: &'static [&'static str]) -> Self {
+        self.env = env;
+        self
+    }
+
+    pub const fn with_default(mut self, default: &'static str) -> Self {
+        self.default = Some(default);
+        self
+    }
+
+    pub const fn for_one_destination(mut self) -> Self {
+        self.scope = Scope::OneDestination;
+        self
+    }
+
+    /// The flag as the user types it (`--region`), or the first variable for env-only options.
+    pub fn display_name(&self) -> String {
+        if self.env_only {
+            self.env.first().copied().unwrap_or(self.name).to_string()
+        } else {
+            format!("--{}", self.name)
+        }
+    }
+
+    /// The help line with the environment variables and default appended, as `--help` and
+    /// the docs show it.
+    pub fn full_help(&self) -> String {
+        let mut help = self.help.to_string();
+        if !self.env.is_empty() && !self.env_only {
+            help.push_str(&format!(" [env: {}]", self.env.join(", ")));
+        }
+        if let Some(default) = self.default {
+            help.push_str(&format!(" [default: {default}]"));
+        }
+        help
+    }
+}
+
+/// Where a resolved value came from, for messages that must name what to fix.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Origin {
+    Flag(&'static str),
+    Env(&'static str),
+    Default,
+}
+
+impl fmt::Display for Origin {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Origin::Flag(name) => write!(f, "--{name}"),
+            Origin::Env(var) => write!(f, "${var}"),
+            Origin::Default => f.write_str("the default"),
+        }
+    }
+}
+
+#[derive(Clone, Debug)]
+struct Resolved {
+    values: Vec<String>,
+    origin: Origin,
+    secret: bool,
+}
+
+/// Reads a variable of the process environment, or of a map in tests.
+pub type EnvLookup = Arc<dyn Fn(&str) -> Option<String> + Send + Sync>;
+
+/// The process environment.
+pub fn process_env() -> EnvLookup {
+    Arc::new(|name| std::env::var(name).ok())
+}
+
+/// The resolved options of one provider, with the environment (for `env:VAR` values) and the
+/// shared retry policy. `Debug` never shows secret values.
+#[derive(Clone)]
+pub struct Settings {
+    values: BTreeMap<&'static str, Resolved>,
+    env: EnvLookup,
+    retry: RetryPolicy,
+}
+
+impl fmt::Debug for Settings {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let mut map = f.debug_map();
+        for (name, value) in &self.values {
+            if value.secret {
+                map.entry(name, &"***");
+            } else {
+                map.entry(name, &value.values);
+            }
+        }
+        map.finish()
+    }
+}
+
+impl Settings {
+    /// Resolves `specs`: `given(name)` returns the values passed as flags (none for an option
+    /// not given), else the first set environment variable, else the default.
+    pub fn resolve(
+        specs: &[OptionSpec],
+        given: &dyn Fn(&str) -> Option<Vec<String>>,
+        env: EnvLookup,
+    ) -> Settings {
+        let mut values = BTreeMap::new();
+        for spec in specs {
+            let from_flag = (!spec.env_only)
+                .then(|| given(spec.name))
+                .flatten()
+                .filter(|v| !v.is_empty())
+                .map(|v| (v, Origin::Flag(spec.name)));
+            let from_env = || {
+                spec.env.iter().find_map(|var| {
+                    env(var)
+                        .map(|v| v.trim().to_string())
+                        .filter(|v| !v.is_empty())
+                        .map(|v| (vec![v], Origin::Env(var)))
+                })
+            };
+            let from_default = || spec.default.map(|d| (vec![d.to_string()], Origin::Default));
+            if let Some((values_of, origin)) = from_flag.or_else(from_env).or_else(from_default) {
+                values.insert(
+                    spec.name,
+                    Resolved {
+                        values: values_of,
+                        origin,
+                        secret: spec.secret,
+                    },
+                );
+            }
+        }
+        Settings {
+            values,
+            env,
+            retry: RetryPolicy::default(),
+        }
+    }
+
+    /// Settings with nothing given, reading `env` (for tests and library callers).
+    pub fn from_env(specs: &[OptionSpec], env: EnvLookup) -> Settings {
+        Self::resolve(specs, &|_| None, env)
+    }
+
+    /// Replaces the retry policy every provider built from these settings uses.
+    pub fn with_retry(mut self, retry: RetryPolicy) -> Self {
+        self.retry = retry;
+        self
+    }
+
+    pub fn retry(&self) -> RetryPolicy {
+        self.retry
+    }
+
+    /// The value of a text or choice option.
+    pub fn text(&self, name: &str) -> Option<&str> {
+        self.values
+            .get(name)
+            .filter(|v| !v.secret)
+            .and_then(|v| v.values.last())
+            .map(String::as_str)
+    }
+
+    /// Whether a switch is on.
+    pub fn switch(&self, name: &str) -> bool {
+        self.values
+            .get(name)
+            .and_then(|v| v.values.last())
+            .is_some_and(|v| matches!(v.to_ascii_lowercase().as_str(), "1" | "true" | "yes"))
+    }
+
+    /// Every value of a repeatable option.
+    pub fn many(&self, name: &str) -> &[String] {
+        self.values
+            .get(name)
+            .map(|v| v.values.as_slice())
+            .unwrap_or(&[])
+    }
+
+    /// The value of a secret option.
+    pub fn secret(&self, name: &str) -> Option<Secret> {
+        self.values
+            .get(name)
+            .and_then(|v| v.values.last())
+            .map(|v| Secret::new(v.clone()))
+    }
+
+    /// Where an option's value came from, for messages.
+    pub fn origin(&self, name: &str) -> Option<&Origin> {
+        self.values.get(name).map(|v| &v.origin)
+    }
+
+    /// Parses a text option, naming where it came from when it does not parse.
+    pub fn parsed<T: std::str::FromStr>(
+        &self,
+        name: &str,
+        expected: &str,
+    ) -> Result<Option<T>, InputError> {
+        let Some(text) = self.text(name) else {
+            return Ok(None);
+        };
+        text.parse().map(Some).map_err(|_| {
+            let origin = self.origin(name).cloned().unwrap_or(Origin::Default);
+            InputError::new(format!("{origin} {text}: expected {expected}"))
+        })
+    }
+
+    /// A variable of the environment the settings were resolved in (for `env:VAR` values).
+    pub fn env_var(&self, name: &str) -> Option<String> {
+        (self.env)(name)
+    }
+
+    /// Every secret value held, to scrub from server messages.
+    pub fn secrets(&self) -> Vec<Secret> {
+        self.values
+            .values()
+            .filter(|v| v.secret)
+            .flat_map(|v| v.values.iter().map(|s| Secret::new(s.clone())))
+            .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const SPECS: &[OptionSpec] = &[
+        OptionSpec::text("region", "REGION", "AWS region").with_env(&["AWS_REGION"]),
+        OptionSpec::text("threshold", "MiB", "multipart threshold").with_default("64"),
+        OptionSpec::switch("create-release", "create it"),
+        OptionSpec::secret_env("token", &["GITHUB_TOKEN", "GH_TOKEN"], "token"),
+    ];
+
+    fn env(pairs: &'static [(&'static str, &'static str)]) -> EnvLookup {
+        Arc::new(move |name| {
+            pairs
+                .iter()
+                .find(|(k, _)| *k == name)
+                .map(|(_, v)| v.to_string())
+        })
+    }
+
+    #[test]
+    fn flags_win_over_environment_which_wins_over_defaults() {
+        let given = |name: &str| (name == "region").then(|| vec!["eu-west-1".to_string()]);
+        let settings = Settings::resolve(SPECS, &given, env(&[("AWS_REGION", "us-east-2")]));
+        assert_eq!(settings.text("region"), Some("eu-west-1"));
+        assert_eq!(settings.origin("region"), Some(&Origin::Flag("region")));
+        let settings = Settings::from_env(SPECS, env(&[("AWS_REGION", "us-east-2")]));
+        assert_eq!(settings.text("region"), Some("us-east-2"));
+        assert_eq!(settings.origin("region"), Some(&Origin::Env("AWS_REGION")));
+        assert_eq!(settings.parsed::<u64>("threshold", "MiB").unwrap(), Some(64));
+        assert!(!settings.switch("create-release"));
+    }
+
+    #[test]
+    fn secrets_come_from_the_first_set_variable_and_never_show() {
+        let settings = Settings::from_env(SPECS, env(&[("GH_TOKEN", "ghp_abcdef123456")]));
+        assert_eq!(
+            settings.secret("token").unwrap().expose(),
+            "ghp_abcdef123456"
+        );
+        assert_eq!(settings.text("token"), None, "secrets are not read as text");
+        assert_eq!(settings.origin("token"), Some(&Origin::Env("GH_TOKEN")));
+        assert!(!format!("{settings:?}").contains("ghp_"));
+        assert_eq!(settings.secrets().len(), 1);
+        // Secret options have no flag, whatever the command line holds.
+        let given = |_: &str| Some(vec!["from-a-flag".to_string()]);
+        let settings = Settings::resolve(SPECS, &given, env(&[]));
+        assert!(settings.secret("token").is_none());
+    }
+
+    #[test]
+    fn help_names_the_environment_and_default() {
+        assert_eq!(SPECS[0].full_help(), "AWS region [env: AWS_REGION]");
+        assert_eq!(SPECS[1].full_help(), "multipart threshold [default: 64]");
+        assert_eq!(SPECS[3].display_name(), "GITHUB_TOKEN");
+        assert_eq!(SPECS[2].display_name(), "--create-release");
+    }
+}
