@@ -119,12 +119,13 @@ pub(crate) struct Api {
 impl Api {
     pub(crate) fn new(endpoint: &Url, token: Secret, retry: RetryPolicy) -> Result<Api, Error> {
         let mut headers = HeaderMap::new();
-        let mut auth = HeaderValue::from_str(&format!("Bearer {}", token.expose())).map_err(|_| {
-            Error::new(
-                ErrorKind::InvalidInput,
-                "the Synapse token holds characters that cannot be sent in a header",
-            )
-        })?;
+        let mut auth =
+            HeaderValue::from_str(&format!("Bearer {}", token.expose())).map_err(|_| {
+                Error::new(
+                    ErrorKind::InvalidInput,
+                    "the Synapse token holds characters that cannot be sent in a header",
+                )
+            })?;
         auth.set_sensitive(true);
         headers.insert(AUTHORIZATION, auth);
         Ok(Api {
@@ -260,7 +261,11 @@ impl Api {
     }
 
     /// `PUT /entity/{id}/annotations2` (the body carries the etag Synapse checks).
-    pub(crate) async fn put_annotations(&self, id: &str, annotations: &Value) -> Result<Value, Error> {
+    pub(crate) async fn put_annotations(
+        &self,
+        id: &str,
+        annotations: &Value,
+    ) -> Result<Value, Error> {
         self.repo(
             Method::PUT,
             &format!("entity/{id}/annotations2"),
@@ -301,7 +306,10 @@ impl Api {
 
     /// `POST /file/multipart?forceRestart=false`: starts the upload, or returns the one
     /// already started with the same request (its `partsState` says which parts are in).
-    pub(crate) async fn start_multipart(&self, request: &Value) -> Result<MultipartUploadStatus, Error> {
+    pub(crate) async fn start_multipart(
+        &self,
+        request: &Value,
+    ) -> Result<MultipartUploadStatus, Error> {
         self.file(
             Method::POST,
             "file/multipart",
@@ -351,7 +359,10 @@ impl Api {
     }
 
     /// `PUT /file/multipart/{uploadId}/complete`.
-    pub(crate) async fn complete_multipart(&self, upload_id: &str) -> Result<MultipartUploadStatus, Error> {
+    pub(crate) async fn complete_multipart(
+        &self,
+        upload_id: &str,
+    ) -> Result<MultipartUploadStatus, Error> {
         self.file(
             Method::PUT,
             &format!("file/multipart/{upload_id}/complete"),
@@ -373,7 +384,10 @@ impl Api {
         let target = Url::parse(&url.upload_presigned_url).map_err(|e| {
             Error::new(
                 ErrorKind::Other,
-                format!("Synapse gave a bad presigned URL for part {}: {e}", url.part_number),
+                format!(
+                    "Synapse gave a bad presigned URL for part {}: {e}",
+                    url.part_number
+                ),
             )
         })?;
         let what = format!("PUT part {} to {}", url.part_number, display_url(&target));

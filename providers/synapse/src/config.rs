@@ -93,10 +93,16 @@ mod tests {
                     [authentication]\n; comment\nusername = me\nauthtoken = eyJ0eXAi.abc\n";
         assert_eq!(authtoken_from_config(text).as_deref(), Some("eyJ0eXAi.abc"));
         let profiles = "[default]\nauthtoken: tok-default\n[profile other]\nauthtoken = x\n";
-        assert_eq!(authtoken_from_config(profiles).as_deref(), Some("tok-default"));
+        assert_eq!(
+            authtoken_from_config(profiles).as_deref(),
+            Some("tok-default")
+        );
         let both = "[default]\nauthtoken=d\n[authentication]\nAuthToken = \"a\"\n";
         assert_eq!(authtoken_from_config(both).as_deref(), Some("a"));
-        assert_eq!(authtoken_from_config("[authentication]\nauthtoken =\n"), None);
+        assert_eq!(
+            authtoken_from_config("[authentication]\nauthtoken =\n"),
+            None
+        );
         assert_eq!(authtoken_from_config("authtoken = outside\n"), None);
     }
 

@@ -113,8 +113,10 @@ impl ProviderFactory for SynapseFactory {
             }
             Destination::Upload { .. } => {
                 let given = settings.text("parent").ok_or_else(|| {
-                    InputError::new("--parent is required: the Synapse project or folder the files go into")
-                        .hint("as in --parent syn12345678")
+                    InputError::new(
+                        "--parent is required: the Synapse project or folder the files go into",
+                    )
+                    .hint("as in --parent syn12345678")
                 })?;
                 parse_synapse_id(given).ok_or_else(|| {
                     InputError::new(format!(
@@ -149,8 +151,10 @@ fn endpoint(settings: &Settings) -> std::result::Result<Url, InputError> {
         .hint("use https:// (http:// is accepted only for a server on this machine)"));
     }
     if url.query().is_some() {
-        return Err(InputError::new(format!("{shown} {url}: the endpoint takes no query"))
-            .hint("give the server's base URL, such as https://repo-prod.prod.sagebase.org"));
+        return Err(
+            InputError::new(format!("{shown} {url}: the endpoint takes no query"))
+                .hint("give the server's base URL, such as https://repo-prod.prod.sagebase.org"),
+        );
     }
     Ok(url)
 }
@@ -268,7 +272,10 @@ impl SynapseProvider {
         let mut last = None;
         for _ in 0..3 {
             let mut annotations = self.api.annotations(id).await?;
-            if annotations.get("annotations").is_none_or(|a| !a.is_object()) {
+            if annotations
+                .get("annotations")
+                .is_none_or(|a| !a.is_object())
+            {
                 annotations["annotations"] = json!({});
             }
             annotations["annotations"][SHA256_METADATA_KEY] =
@@ -321,9 +328,11 @@ impl SynapseProvider {
             "dataFileHandleId": file_handle_id,
         });
         match self.api.create_entity(&body).await {
-            Ok(entity) => text_field(&entity, "id").map(str::to_string).ok_or_else(|| {
-                Error::new(ErrorKind::Other, "Synapse created an entity without an id")
-            }),
+            Ok(entity) => text_field(&entity, "id")
+                .map(str::to_string)
+                .ok_or_else(|| {
+                    Error::new(ErrorKind::Other, "Synapse created an entity without an id")
+                }),
             Err(e) if e.kind == ErrorKind::AlreadyExists => match self.find(key).await? {
                 Some(found) if found.file_handle_id == file_handle_id => Ok(found.id),
                 Some(found) => Err(Error::new(
@@ -374,8 +383,9 @@ impl Provider for SynapseProvider {
         let parent = match self.api.entity(&self.parent).await {
             Ok(parent) => parent,
             Err(e) if matches!(e.status, Some(403 | 404 | 410)) => {
-                return Err(Error::new(ErrorKind::NotFound, self.not_visible(&self.parent))
-                    .with_source(e));
+                return Err(
+                    Error::new(ErrorKind::NotFound, self.not_visible(&self.parent)).with_source(e),
+                );
             }
             Err(e) => return Err(e.context(format!("looking up {}", self.parent))),
         };
@@ -395,7 +405,8 @@ impl Provider for SynapseProvider {
             .permissions(&self.parent)
             .await
             .map_err(|e| e.context(format!("reading your permissions on {}", self.parent)))?;
-        if !permissions.can_add_child && permissions.can_certified_user_add_child
+        if !permissions.can_add_child
+            && permissions.can_certified_user_add_child
             && !permissions.is_certified_user
         {
             return Err(Error::new(

@@ -194,7 +194,9 @@ async fn send_part(
                         format!(
                             "Synapse did not add part {}: {}",
                             part.number,
-                            added.error_message.unwrap_or_else(|| added.add_part_state.clone())
+                            added
+                                .error_message
+                                .unwrap_or_else(|| added.add_part_state.clone())
                         ),
                     )
                     .retryable(true))
@@ -227,11 +229,32 @@ mod tests {
     fn plan_covers_the_file_exactly() {
         let parts = plan(12 * MIB + 3, 5 * MIB);
         assert_eq!(parts.len(), 3);
-        assert_eq!(parts[0], Part { number: 1, offset: 0, len: 5 * MIB });
-        assert_eq!(parts[2], Part { number: 3, offset: 10 * MIB, len: 2 * MIB + 3 });
+        assert_eq!(
+            parts[0],
+            Part {
+                number: 1,
+                offset: 0,
+                len: 5 * MIB
+            }
+        );
+        assert_eq!(
+            parts[2],
+            Part {
+                number: 3,
+                offset: 10 * MIB,
+                len: 2 * MIB + 3
+            }
+        );
         assert_eq!(parts.iter().map(|p| p.len).sum::<u64>(), 12 * MIB + 3);
         assert_eq!(plan(5 * MIB, 5 * MIB).len(), 1);
-        assert_eq!(plan(70_000, 5 * MIB), [Part { number: 1, offset: 0, len: 70_000 }]);
+        assert_eq!(
+            plan(70_000, 5 * MIB),
+            [Part {
+                number: 1,
+                offset: 0,
+                len: 70_000
+            }]
+        );
     }
 
     #[test]

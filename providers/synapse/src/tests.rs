@@ -59,7 +59,10 @@ async fn bad_destinations_name_the_option_and_the_right_form() {
     }
     let error = open_err(Destination::Upload { files: 1 }, &with_token).await;
     assert!(error.message.contains("--parent"), "{error}");
-    let bad_parent = settings(&[("parent", "folder")], &[("SYNAPSE_AUTH_TOKEN", "tok-1234")]);
+    let bad_parent = settings(
+        &[("parent", "folder")],
+        &[("SYNAPSE_AUTH_TOKEN", "tok-1234")],
+    );
     let error = open_err(Destination::Upload { files: 1 }, &bad_parent).await;
     assert!(error.message.contains("--parent folder"), "{error}");
     let cleartext = settings(
