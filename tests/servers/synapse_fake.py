@@ -45,8 +45,10 @@ test environment. It models only what cubeship depends on, and rejects what Syna
 
 Test-only admin endpoints (no auth):
   POST /_fake/fault   {"method": "PUT", "path_contains": "/_storage/upload/", "after": 2,
-                       "action": "cut" | "hang" | "status", "status": 500, "times": 100}
-                      the first `after` matching requests pass; the next `times` ones get the
+                       "action": "cut" | "hang" | "status", "status": 500, "times": 100,
+                       "min_length": 5242880}
+                      matches requests with at least `min_length` bytes of body (e.g. only the
+                      full-size parts of a large file); the first `after` matching requests pass; the next `times` ones get the
                       action: "cut" reads part of the body and drops the connection without an
                       answer, "hang" stops answering for 600 s, "status" answers `status`.
   POST /_fake/clear_faults
@@ -250,6 +252,8 @@ class Handler(BaseHTTPRequestHandler):
                 if rule.get("method") and rule["method"] != self.command:
                     continue
                 if rule.get("path_contains") and rule["path_contains"] not in self.path:
+                    continue
+                if int(self.headers.get("Content-Length") or 0) < rule.get("min_length", 0):
                     continue
                 if rule.get("after", 0) > 0:
                     rule["after"] -= 1
