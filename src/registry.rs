@@ -11,5 +11,6 @@ pub static FACTORIES: &[&dyn ProviderFactory] = &[
     &cubeship_gcs::FACTORY,
     &cubeship_github::FACTORY,
     &cubeship_http::FACTORY,
+    &cubeship_synapse::FACTORY,
     &cubeship_dir::FACTORY,
 ];

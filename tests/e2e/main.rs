@@ -11,3 +11,4 @@ mod http;
 mod package;
 mod publish_dir;
 mod s3;
+mod synapse;

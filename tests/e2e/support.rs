@@ -40,24 +40,15 @@ impl Run {
 /// The binary under test, with an environment free of the developer's own cloud settings.
 pub fn cubeship() -> Command {
     let mut command = Command::new(env!("CARGO_BIN_EXE_cubeship"));
-    for var in [
-        "AWS_PROFILE",
-        "AWS_ACCESS_KEY_ID",
-        "AWS_SECRET_ACCESS_KEY",
-        "AWS_SESSION_TOKEN",
-        "AWS_REGION",
-        "AWS_DEFAULT_REGION",
-        "AWS_ENDPOINT_URL",
-        "AWS_ENDPOINT_URL_S3",
-        "GITHUB_TOKEN",
-        "GH_TOKEN",
-        "GITHUB_API_URL",
-        "GOOGLE_APPLICATION_CREDENTIALS",
-        "STORAGE_EMULATOR_HOST",
-        "CUBESHIP_HTTP_USER",
-        "CUBESHIP_HTTP_PASSWORD",
-        "CUBESHIP_HTTP_TOKEN",
-    ] {
+    // Every variable a provider declares, and the ones its SDK reads behind our back.
+    let declared = cubeship::registry::FACTORIES.iter().flat_map(|f| {
+        f.options()
+            .iter()
+            .chain(f.upload_options())
+            .flat_map(|o| o.env.iter().copied())
+    });
+    let undeclared = ["AWS_DEFAULT_REGION", "GOOGLE_APPLICATION_CREDENTIALS"];
+    for var in declared.chain(undeclared) {
         command.env_remove(var);
     }
     command.env("AWS_CONFIG_FILE", "/nonexistent/cubeship-test-aws-config");
