@@ -1,9 +1,12 @@
 #!/usr/bin/env bash
-# The project's test command (README, .ci/run): install the test servers, then run every test.
+# The project's test command (README, .ci/run): install the test servers, check formatting and
+# lints, then run every test.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/install-test-servers.sh
 export PATH="$PWD/target/test-tools/bin:$PATH"
+cargo fmt --all --check
+cargo clippy --workspace --all-targets --locked -- -D warnings
 log=$(mktemp)
 trap 'rm -f "$log"' EXIT
 set +e

@@ -315,9 +315,10 @@ fn gcs_fake_server_publishes_every_example_publicly_and_reruns_unchanged() {
 }
 
 #[test]
-fn gcs_fake_server_handles_awkward_names_prefixes_and_empty_files() {
+fn gcs_fake_server_handles_prefixes_and_key_templates_that_need_encoding() {
     let emulator = start_fake_gcs();
-    // A prefix and key template that need percent-encoding in URLs and object names.
+    // A prefix and key template that need percent-encoding in URLs and object names (odd
+    // names, empty files and refusing other content are in the conformance suite).
     let (_temp, cube) = example_cube("brats-model-deepmedic");
     let prefix = "team a+b/ü models";
     let template = ["--key-template", "{name} v1/{role}#{sha256_16}/{file}"];
@@ -330,57 +331,6 @@ fn gcs_fake_server_handles_awkward_names_prefixes_and_empty_files() {
         true,
     );
     republish_is_unchanged(&emulator, &cube, prefix, &template, &report);
-
-    // Files uploaded as they are: an empty one, one with spaces and symbols in its name.
-    let dir = tempfile::tempdir().unwrap();
-    let empty = dir.path().join("empty.bin");
-    std::fs::write(&empty, b"").unwrap();
-    let odd = dir.path().join("weights (v2) 100%.bin");
-    write_random_file(&odd, 300_000, 9);
-    let run = cubeship_run([
-        "gcs",
-        "upload",
-        empty.to_str().unwrap(),
-        odd.to_str().unwrap(),
-        "--bucket",
-        BUCKET,
-        "--prefix",
-        "/loose//files/",
-        "--endpoint",
-        &emulator.base,
-        "--json",
-    ]);
-    run.assert_code(0);
-    let report = run.json();
-    assert_eq!(statuses(&report), ["uploaded", "uploaded"]);
-    assert_urls_serve_their_hashes(&report);
-    for (name, _) in objects(&report, "loose/files") {
-        let acl = object_acl(&emulator.base, &name);
-        assert!(
-            acl.contains(&("allUsers".into(), "READER".into())),
-            "{name}: {acl:?}"
-        );
-    }
-    // A second upload of other bytes under the same name is refused, not overwritten.
-    write_random_file(&odd, 300_000, 10);
-    let run = cubeship_run([
-        "gcs",
-        "upload",
-        odd.to_str().unwrap(),
-        "--bucket",
-        BUCKET,
-        "--prefix",
-        "loose/files",
-        "--endpoint",
-        &emulator.base,
-        "--json",
-    ]);
-    run.assert_code(1);
-    assert!(
-        run.stdout.contains("refusing to overwrite"),
-        "{}",
-        run.stdout
-    );
 }
 
 #[test]
@@ -712,4 +662,24 @@ fn count_new(window: &[u8], carried: usize, needle: &[u8]) -> u64 {
         .enumerate()
         .filter(|(start, w)| *w == needle && start + needle.len() > carried)
         .count() as u64
+}
+
+#[test]
+fn conformance_on_fake_gcs_server() {
+    let emulator = start_fake_gcs();
+    conformance(
+        &format!("gs://{BUCKET}/suite"),
+        &[("endpoint", &emulator.base)],
+        &[],
+    );
+}
+
+#[test]
+fn conformance_on_gcp_storage_emulator() {
+    let emulator = start_gcp_storage_emulator();
+    conformance(
+        &format!("gs://{BUCKET}/suite"),
+        &[("endpoint", &emulator.base)],
+        &[],
+    );
 }

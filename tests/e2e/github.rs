@@ -536,3 +536,13 @@ fn assets_of_2_gib_or_more_are_refused_at_plan_time() {
     }
     assert!(github.uploads().is_empty());
 }
+
+#[test]
+fn conformance_on_the_fake() {
+    let github = FakeGithub::start();
+    conformance(
+        "github://o/r/conformance",
+        &[("api-url", &github.base), ("create-release", "true")],
+        &[("GITHUB_TOKEN", TOKEN)],
+    );
+}

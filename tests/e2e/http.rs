@@ -566,7 +566,7 @@ fn http_creates_webdav_folders_with_mkcol_when_the_server_does_not() {
 }
 
 #[test]
-fn http_upload_encodes_names_uses_netrc_and_env_headers_and_refuses_other_content() {
+fn http_upload_encodes_names_and_uses_netrc_and_env_headers() {
     let nginx = Nginx::start();
     let dir = tempfile::tempdir().unwrap();
     let file = dir.path().join("a b+ü#1%.bin");
@@ -610,23 +610,6 @@ fn http_upload_encodes_names_uses_netrc_and_env_headers_and_refuses_other_conten
         put.ends_with(&format!("\"{key_value}\"")),
         "header not sent: {put}"
     );
-
-    // Same name, same size, other content: found by hashing the remote copy, and refused.
-    let other_dir = tempfile::tempdir().unwrap();
-    let other = other_dir.path().join("a b+ü#1%.bin");
-    write_random_file(&other, 10_000, 6);
-    let refused = upload(&other, &[]);
-    refused.assert_code(1);
-    let error = refused.json()["components"][0]["uploads"][0]["error"]
-        .as_str()
-        .unwrap()
-        .to_string();
-    assert!(error.contains("refusing to overwrite"), "{error}");
-    assert_eq!(nginx.puts().len(), 1);
-    let replaced = upload(&other, &["--overwrite"]);
-    replaced.assert_code(0);
-    assert_eq!(statuses(&replaced.json()), ["uploaded"]);
-    assert_urls_serve_their_hashes(&replaced.json());
 }
 
 /// Peak resident memory of a running child, sampled from /proc until it exits.
@@ -779,4 +762,12 @@ fn http_upload_to_a_presigned_style_url_puts_that_object_and_hides_its_query() {
     two.assert_code(2);
     assert_no_secret(&two, signature);
     assert!(two.stderr.contains("names one object"), "{}", two.stderr);
+}
+
+#[test]
+fn conformance_on_nginx() {
+    let nginx = Nginx::start();
+    let mut env = credentials().to_vec();
+    env.push(("NETRC", "/nonexistent/cubeship-test-netrc"));
+    conformance(&nginx.url("cubes/conformance/"), &[], &env);
 }

@@ -335,3 +335,13 @@ fn completions_and_version_are_printed() {
     );
     assert_usage_error(["completions", "tcsh"], "tcsh");
 }
+
+#[test]
+fn conformance_on_a_folder() {
+    let temp = tempfile::tempdir().unwrap();
+    conformance(
+        &format!("dir:{}", temp.path().join("published").display()),
+        &[],
+        &[],
+    );
+}

@@ -470,3 +470,36 @@ fn s3s_fs_rejects_a_wrong_secret_and_the_secret_is_never_printed() {
     }
     assert!(!cube.join("deploy").exists());
 }
+
+#[test]
+fn conformance_on_moto() {
+    let moto = Moto::start("conformance");
+    conformance(
+        "s3://conformance/suite",
+        &[("endpoint-url", &moto.endpoint), ("region", "us-east-1")],
+        &[
+            ("AWS_ACCESS_KEY_ID", ACCESS_KEY),
+            ("AWS_SECRET_ACCESS_KEY", SECRET_KEY),
+        ],
+    );
+}
+
+#[test]
+fn conformance_on_s3s_fs_with_both_checksum_modes() {
+    let s3s = S3sFs::start("conformance");
+    for mode in ["when-supported", "when-required"] {
+        conformance(
+            &format!("s3://conformance/{mode}"),
+            &[
+                ("endpoint-url", &s3s.endpoint),
+                ("region", "us-east-1"),
+                ("s3-checksum", mode),
+                ("public-url-base", &s3s.public_base),
+            ],
+            &[
+                ("AWS_ACCESS_KEY_ID", ACCESS_KEY),
+                ("AWS_SECRET_ACCESS_KEY", SECRET_KEY),
+            ],
+        );
+    }
+}

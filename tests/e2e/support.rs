@@ -264,3 +264,39 @@ where
     );
     run
 }
+
+/// Runs the provider conformance suite (`cubeship_provider::conformance`) against `--to spec`,
+/// opened through the registry exactly as the CLI opens it, with `flags` as given on the
+/// command line and `env` as the only environment the provider sees.
+pub fn conformance(spec: &str, flags: &[(&str, &str)], env: &[(&str, &str)]) {
+    use cubeship::destinations::{GivenOptions, OpenOptions, open_all};
+    let mut given = GivenOptions::default();
+    for (name, value) in flags {
+        let mut values = given.get(name).unwrap_or_default();
+        values.push(value.to_string());
+        given.set(name, values);
+    }
+    let env: std::collections::BTreeMap<String, String> = env
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
+    let open = OpenOptions {
+        given,
+        env: std::sync::Arc::new(move |name| env.get(name).cloned()),
+        retry: cubeship_provider::RetryPolicy::default(),
+    };
+    let scratch = tempfile::tempdir().unwrap();
+    let namespace = format!("conformance-{}", std::process::id());
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .unwrap()
+        .block_on(async {
+            let targets = open_all(&[spec.to_string()], &open)
+                .await
+                .unwrap_or_else(|e| panic!("--to {spec} does not open: {e}"));
+            let provider = targets[0].provider.clone();
+            cubeship_provider::conformance::check_provider(provider, scratch.path(), &namespace)
+                .await;
+        });
+}
