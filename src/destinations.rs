@@ -55,21 +55,21 @@ pub struct OpenOptions {
 }
 
 /// The factory whose destinations `spec` names.
-pub fn factory_for(spec: &str) -> Option<&'static dyn ProviderFactory> {
+pub fn factory_for(spec: &str) -> Option<&'static ProviderFactory> {
     FACTORIES.iter().copied().find(|f| f.accepts(spec))
 }
 
 /// The registered factory called `name`.
-pub fn factory_named(name: &str) -> Option<&'static dyn ProviderFactory> {
-    FACTORIES.iter().copied().find(|f| f.name() == name)
+pub fn factory_named(name: &str) -> Option<&'static ProviderFactory> {
+    FACTORIES.iter().copied().find(|f| f.name == name)
 }
 
 /// Every option any destination may take, once per name (options that several providers
 /// share, like `--public-url-base`, appear once), with the providers that declare it.
-pub fn destination_options() -> Vec<(OptionSpec, Vec<&'static dyn ProviderFactory>)> {
-    let mut options: Vec<(OptionSpec, Vec<&'static dyn ProviderFactory>)> = Vec::new();
+pub fn destination_options() -> Vec<(OptionSpec, Vec<&'static ProviderFactory>)> {
+    let mut options: Vec<(OptionSpec, Vec<&'static ProviderFactory>)> = Vec::new();
     for factory in FACTORIES {
-        for spec in factory.options() {
+        for spec in factory.options {
             match options.iter_mut().find(|(o, _)| o.name == spec.name) {
                 Some((_, owners)) => owners.push(*factory),
                 None => options.push((*spec, vec![*factory])),
@@ -87,15 +87,15 @@ fn settings(specs: &[OptionSpec], options: &OpenOptions) -> Settings {
 fn syntaxes() -> String {
     FACTORIES
         .iter()
-        .map(|f| f.destination_syntax())
+        .map(|f| f.destination_syntax)
         .collect::<Vec<_>>()
         .join(", ")
 }
 
-fn names(factories: &[&dyn ProviderFactory]) -> String {
+fn names(factories: &[&ProviderFactory]) -> String {
     factories
         .iter()
-        .map(|f| f.name())
+        .map(|f| f.name)
         .collect::<Vec<_>>()
         .join(", ")
 }
@@ -117,7 +117,7 @@ pub async fn open_all(specs: &[String], options: &OpenOptions) -> Result<Vec<Tar
         };
         let served: Vec<&String> = chosen
             .iter()
-            .filter(|(_, f)| owners.iter().any(|o| o.name() == f.name()))
+            .filter(|(_, f)| owners.iter().any(|o| o.name == f.name))
             .map(|(spec, _)| *spec)
             .collect();
         if served.is_empty() {
@@ -129,7 +129,7 @@ pub async fn open_all(specs: &[String], options: &OpenOptions) -> Result<Vec<Tar
                         names(owners),
                         owners
                             .iter()
-                            .map(|f| f.destination_syntax())
+                            .map(|f| f.destination_syntax)
                             .collect::<Vec<_>>()
                             .join(", ")
                     ),
@@ -150,7 +150,7 @@ pub async fn open_all(specs: &[String], options: &OpenOptions) -> Result<Vec<Tar
     }
     let mut targets = Vec::new();
     for (spec, factory) in chosen {
-        let settings = settings(factory.options(), options);
+        let settings = settings(factory.options, options);
         let provider = factory.open(Destination::Spec(spec), &settings).await?;
         targets.push(Target {
             spec: provider.describe(),
@@ -162,14 +162,14 @@ pub async fn open_all(specs: &[String], options: &OpenOptions) -> Result<Vec<Tar
 
 /// Builds the destination of `cubeship NAME upload` for `files` files.
 pub async fn open_upload(
-    factory: &dyn ProviderFactory,
+    factory: &ProviderFactory,
     files: usize,
     options: &OpenOptions,
 ) -> Result<Target, InputError> {
     let specs: Vec<OptionSpec> = factory
-        .options()
+        .options
         .iter()
-        .chain(factory.upload_options())
+        .chain(factory.upload_options)
         .copied()
         .collect();
     let settings = settings(&specs, options);
@@ -192,7 +192,7 @@ mod tests {
         for (option, owners) in destination_options() {
             for owner in &owners {
                 let same = owner
-                    .options()
+                    .options
                     .iter()
                     .find(|o| o.name == option.name)
                     .expect("declared");
@@ -210,10 +210,10 @@ mod tests {
         }
         let mut undocumented = Vec::new();
         for factory in FACTORIES {
-            let page = format!("docs/providers/{}.md", factory.name());
+            let page = format!("docs/providers/{}.md", factory.name);
             let text = std::fs::read_to_string(root.join(&page))
-                .unwrap_or_else(|e| panic!("{} needs {page}: {e}", factory.name()));
-            for option in factory.options().iter().chain(factory.upload_options()) {
+                .unwrap_or_else(|e| panic!("{} needs {page}: {e}", factory.name));
+            for option in factory.options.iter().chain(factory.upload_options) {
                 let names = std::iter::once(option.display_name())
                     .chain(option.env.iter().map(|v| v.to_string()));
                 for name in names {
@@ -234,12 +234,12 @@ mod tests {
     fn every_destination_syntax_is_accepted_by_its_own_factory_only() {
         for factory in FACTORIES {
             let example = factory
-                .destination_syntax()
+                .destination_syntax
                 .replace("BUCKET", "b")
                 .replace("PREFIX", "p");
             assert_eq!(
-                factory_for(&example).map(|f| f.name()),
-                Some(factory.name()),
+                factory_for(&example).map(|f| f.name),
+                Some(factory.name),
                 "{example}"
             );
         }

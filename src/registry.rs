@@ -6,7 +6,7 @@ use cubeship_provider::ProviderFactory;
 
 /// Every registered provider, in the order `--help` lists them. The first whose `accepts`
 /// says yes gets a `--to` value.
-pub static FACTORIES: &[&dyn ProviderFactory] = &[
+pub static FACTORIES: &[&ProviderFactory] = &[
     &cubeship_s3::FACTORY,
     &cubeship_gcs::FACTORY,
     &cubeship_github::FACTORY,

@@ -136,7 +136,7 @@ async fn download(url: &Url, env: &EnvLookup) -> Result<Download, Error> {
         ));
     };
     let settings =
-        Settings::from_env(factory.options(), env.clone()).with_retry(RetryPolicy::default());
+        Settings::from_env(factory.options, env.clone()).with_retry(RetryPolicy::default());
     let provider = factory
         .open(
             cubeship_provider::Destination::Spec(url.as_str()),

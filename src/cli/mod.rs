@@ -358,7 +358,7 @@ async fn dispatch(matches: &clap::ArgMatches, global: GlobalArgs) -> anyhow::Res
 
 /// `cubeship NAME upload FILE…`: each file under its own name, then verified.
 async fn upload(
-    factory: &'static dyn cubeship_provider::ProviderFactory,
+    factory: &'static cubeship_provider::ProviderFactory,
     matches: &clap::ArgMatches,
     global: &GlobalArgs,
 ) -> anyhow::Result<u8> {
@@ -371,7 +371,7 @@ async fn upload(
     let open = OpenOptions {
         given: providers::given(
             matches,
-            factory.options().iter().chain(factory.upload_options()),
+            factory.options.iter().chain(factory.upload_options),
         ),
         env: process_env(),
         retry: RetryPolicy::default(),

@@ -45,7 +45,7 @@ pub fn init_logging(global: &GlobalArgs) {
             "reqwest=warn".into(),
         ];
         for factory in cubeship::registry::FACTORIES {
-            directives.extend(factory.log_directives().iter().map(|d| d.to_string()));
+            directives.extend(factory.log_directives.iter().map(|d| d.to_string()));
         }
         tracing_subscriber::EnvFilter::new(directives.join(","))
     });

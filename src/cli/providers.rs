@@ -12,8 +12,8 @@ use cubeship_provider::{OptionSpec, ProviderFactory, ValueKind};
 use super::UploadSettings;
 
 /// The heading a provider's options go under in `--help`.
-fn heading(factory: &dyn ProviderFactory) -> String {
-    format!("Options for {}", factory.destination_syntax())
+fn heading(factory: &ProviderFactory) -> String {
+    format!("Options for {}", factory.destination_syntax)
 }
 
 /// The clap argument of a declared option (`None` for env-only options, which have no flag).
@@ -45,15 +45,15 @@ fn arg(spec: &OptionSpec, heading: String, served_by: Option<String>) -> Option<
 }
 
 /// Lines naming every environment-only setting of `factories`, for the end of `--help`.
-fn environment_help<'a>(factories: impl Iterator<Item = &'a dyn ProviderFactory>) -> String {
+fn environment_help<'a>(factories: impl Iterator<Item = &'a ProviderFactory>) -> String {
     let mut lines = vec!["Environment (credentials are never taken as flags):".to_string()];
     for factory in factories {
-        for spec in factory.options().iter().filter(|s| s.env_only) {
+        for spec in factory.options.iter().filter(|s| s.env_only) {
             lines.push(format!(
                 "  {:<34} {} ({})",
                 spec.env.join(", "),
                 spec.help,
-                factory.name()
+                factory.name
             ));
         }
     }
@@ -65,18 +65,13 @@ pub fn with_destination_options(command: Command) -> Command {
     let args = destination_options()
         .into_iter()
         .filter_map(|(spec, owners)| {
-            let served_by = (owners.len() > 1).then(|| {
-                owners
-                    .iter()
-                    .map(|f| f.name())
-                    .collect::<Vec<_>>()
-                    .join(", ")
-            });
+            let served_by = (owners.len() > 1)
+                .then(|| owners.iter().map(|f| f.name).collect::<Vec<_>>().join(", "));
             arg(&spec, heading(owners[0]), served_by)
         });
     let forms = FACTORIES
         .iter()
-        .map(|f| f.destination_syntax())
+        .map(|f| f.destination_syntax)
         .collect::<Vec<_>>()
         .join(", ");
     command
@@ -92,23 +87,23 @@ pub fn upload_subcommands() -> Vec<Command> {
     FACTORIES
         .iter()
         .map(|factory| {
-            let place = factory.upload_options().iter().filter_map(|spec| {
+            let place = factory.upload_options.iter().filter_map(|spec| {
                 arg(spec, "Where files go".to_string(), None)
                     .map(|a| a.required(spec.default.is_none()))
             });
             let options = factory
-                .options()
+                .options
                 .iter()
-                .filter_map(|spec| arg(spec, heading(*factory), None));
+                .filter_map(|spec| arg(spec, heading(factory), None));
             let upload = UploadSettings::augment_args(Command::new("upload").about(format!(
                 "Upload files as they are to {} and print their URLs and hashes",
-                factory.destination_syntax()
+                factory.destination_syntax
             )))
             .args(place.collect::<Vec<_>>())
             .args(options.collect::<Vec<_>>())
             .after_help(environment_help(std::iter::once(*factory)));
-            Command::new(factory.name())
-                .about(format!("{}, one step by hand", factory.title()))
+            Command::new(factory.name)
+                .about(format!("{}, one step by hand", factory.title))
                 .subcommand_required(true)
                 .arg_required_else_help(true)
                 .subcommand(upload)

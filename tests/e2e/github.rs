@@ -3,7 +3,6 @@
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
-use std::time::Duration;
 
 use serde_json::{Value, json};
 
@@ -19,13 +18,10 @@ pub(crate) struct FakeGithub {
 
 impl FakeGithub {
     pub(crate) fn start() -> Self {
-        let port = free_port();
-        let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/servers/github_fake.py");
-        let server = Server::start(
+        let (server, base) = start_fake(
             "fake GitHub",
-            Command::new("python3").arg(script).args([
-                "--port",
-                &port.to_string(),
+            "github_fake.py",
+            &[
                 "--token",
                 TOKEN,
                 "--token",
@@ -36,13 +32,11 @@ impl FakeGithub {
                 "o/r",
                 "--repo",
                 "o/secret:private",
-            ]),
+            ],
         );
-        let addr = format!("127.0.0.1:{port}");
-        wait_for_tcp(&addr, Duration::from_secs(10));
         FakeGithub {
             _server: server,
-            base: format!("http://{addr}"),
+            base,
         }
     }
 
@@ -56,26 +50,11 @@ impl FakeGithub {
     }
 
     fn admin(&self, path: &str, body: Value) {
-        let url = format!("{}{path}", self.base);
-        runtime().block_on(async {
-            let response = reqwest::Client::new()
-                .post(&url)
-                .json(&body)
-                .send()
-                .await
-                .expect("admin request");
-            assert!(
-                response.status().is_success(),
-                "{url}: {}",
-                response.status()
-            );
-        });
+        post_json(&format!("{}{path}", self.base), &body);
     }
 
     pub(crate) fn get(&self, path: &str) -> Value {
-        let (status, body) = http_get(&format!("{}{path}", self.base));
-        assert_eq!(status, 200);
-        serde_json::from_slice(&body).unwrap()
+        get_json(&format!("{}{path}", self.base))
     }
 
     /// Names and sha256 of the assets of release `tag` in `o/r`.
@@ -97,19 +76,7 @@ impl FakeGithub {
 
     /// The requests the fake received: (method, path, status, time).
     pub(crate) fn log(&self) -> Vec<(String, String, u64, f64)> {
-        self.get("/_fake/log")
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|e| {
-                (
-                    e["method"].as_str().unwrap().to_string(),
-                    e["path"].as_str().unwrap().to_string(),
-                    e["status"].as_u64().unwrap(),
-                    e["time"].as_f64().unwrap(),
-                )
-            })
-            .collect()
+        fake_log(&self.base)
     }
 
     fn uploads(&self) -> Vec<(String, u64, f64)> {

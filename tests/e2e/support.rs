@@ -42,9 +42,9 @@ pub fn cubeship() -> Command {
     let mut command = Command::new(env!("CARGO_BIN_EXE_cubeship"));
     // Every variable a provider declares, and the ones its SDK reads behind our back.
     let declared = cubeship::registry::FACTORIES.iter().flat_map(|f| {
-        f.options()
+        f.options
             .iter()
-            .chain(f.upload_options())
+            .chain(f.upload_options)
             .flat_map(|o| o.env.iter().copied())
     });
     let undeclared = ["AWS_DEFAULT_REGION", "GOOGLE_APPLICATION_CREDENTIALS"];
@@ -180,6 +180,66 @@ pub fn http_get(url: &str) -> (u16, Vec<u8>) {
         let status = response.status().as_u16();
         (status, response.bytes().await.expect("body").to_vec())
     })
+}
+
+/// GET of a fake server's JSON admin or state endpoint, which must answer 200.
+pub fn get_json(url: &str) -> serde_json::Value {
+    let (status, body) = http_get(url);
+    assert_eq!(status, 200, "GET {url}");
+    serde_json::from_slice(&body).unwrap_or_else(|e| panic!("GET {url}: not JSON: {e}"))
+}
+
+/// Starts `tests/servers/<script>` (a fake REST API) on a free loopback port with `args`;
+/// returns the server and its base URL.
+pub fn start_fake(name: &str, script: &str, args: &[&str]) -> (Server, String) {
+    let port = free_port();
+    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/servers")
+        .join(script);
+    let server = Server::start(
+        name,
+        Command::new("python3")
+            .arg(path)
+            .args(["--port", &port.to_string()])
+            .args(args),
+    );
+    let addr = format!("127.0.0.1:{port}");
+    wait_for_tcp(&addr, Duration::from_secs(10));
+    (server, format!("http://{addr}"))
+}
+
+/// The request log of a fake REST server (`GET /_fake/log`): (method, path, status, time).
+pub fn fake_log(base: &str) -> Vec<(String, String, u64, f64)> {
+    get_json(&format!("{base}/_fake/log"))
+        .as_array()
+        .expect("the log is a list")
+        .iter()
+        .map(|e| {
+            (
+                e["method"].as_str().unwrap().to_string(),
+                e["path"].as_str().unwrap().to_string(),
+                e["status"].as_u64().unwrap(),
+                e["time"].as_f64().unwrap(),
+            )
+        })
+        .collect()
+}
+
+/// POST of a JSON body to a fake server's admin endpoint (faults, state), which must succeed.
+pub fn post_json(url: &str, body: &serde_json::Value) {
+    runtime().block_on(async {
+        let response = reqwest::Client::new()
+            .post(url)
+            .json(body)
+            .send()
+            .await
+            .expect("admin request");
+        assert!(
+            response.status().is_success(),
+            "{url}: {}",
+            response.status()
+        );
+    });
 }
 
 pub fn runtime() -> tokio::runtime::Runtime {

@@ -7,7 +7,6 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::Arc;
-use std::time::Duration;
 
 use serde_json::{Value, json};
 
@@ -25,24 +24,14 @@ struct FakeSynapse {
 
 impl FakeSynapse {
     fn start() -> Self {
-        let port = free_port();
-        let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/servers/synapse_fake.py");
-        let server = Server::start(
+        let (server, base) = start_fake(
             "fake Synapse",
-            Command::new("python3").arg(script).args([
-                "--port",
-                &port.to_string(),
-                "--token",
-                TOKEN,
-                "--project",
-                PROJECT,
-            ]),
+            "synapse_fake.py",
+            &["--token", TOKEN, "--project", PROJECT],
         );
-        let addr = format!("127.0.0.1:{port}");
-        wait_for_tcp(&addr, Duration::from_secs(10));
         FakeSynapse {
             _server: server,
-            base: format!("http://{addr}"),
+            base,
             home: tempfile::tempdir().unwrap(),
         }
     }
@@ -58,41 +47,18 @@ impl FakeSynapse {
     }
 
     fn get(&self, path: &str) -> Value {
-        let (status, body) = http_get(&format!("{}{path}", self.base));
-        assert_eq!(status, 200);
-        serde_json::from_slice(&body).unwrap()
+        get_json(&format!("{}{path}", self.base))
     }
 
     fn admin(&self, path: &str, body: Value) {
-        let url = format!("{}{path}", self.base);
-        runtime().block_on(async {
-            let response = reqwest::Client::new()
-                .post(&url)
-                .json(&body)
-                .send()
-                .await
-                .expect("admin request");
-            assert!(
-                response.status().is_success(),
-                "{url}: {}",
-                response.status()
-            );
-        });
+        post_json(&format!("{}{path}", self.base), &body);
     }
 
     /// Requests received: (method, path, status).
     fn log(&self) -> Vec<(String, String, u64)> {
-        self.get("/_fake/log")
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|e| {
-                (
-                    e["method"].as_str().unwrap().to_string(),
-                    e["path"].as_str().unwrap().to_string(),
-                    e["status"].as_u64().unwrap(),
-                )
-            })
+        fake_log(&self.base)
+            .into_iter()
+            .map(|(method, path, status, _)| (method, path, status))
             .collect()
     }
 
@@ -474,7 +440,7 @@ fn an_interrupted_multipart_upload_is_resumed_by_the_next_run() {
 /// suite leaves that scenario out).
 #[tokio::test(flavor = "multi_thread")]
 async fn conformance() {
-    use cubeship_provider::{Destination, ProviderFactory, Settings};
+    use cubeship_provider::{Destination, Settings};
     let synapse = FakeSynapse::start();
     let scratch = tempfile::tempdir().unwrap();
     let env: BTreeMap<String, String> = [
@@ -491,7 +457,7 @@ async fn conformance() {
     let provider = factory
         .open(
             Destination::Spec("synapse:syn100"),
-            &Settings::resolve(factory.options(), &given, env),
+            &Settings::resolve(factory.options, &given, env),
         )
         .await
         .expect("the provider opens");

@@ -47,8 +47,10 @@ import json
 import re
 import threading
 import time
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import ThreadingHTTPServer
 from urllib.parse import parse_qs, quote, unquote, urlsplit
+
+from fake_base import FakeHandler
 
 MAX_ASSET_SIZE = 2 * 1024 * 1024 * 1024
 
@@ -78,61 +80,18 @@ def validation_failed(resource, field, code="already_exists"):
     }
 
 
-class Handler(BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"
+class Handler(FakeHandler):
     server_version = "github-fake/1"
-
-    def log_message(self, *args):
-        pass
+    state = state
+    lock = lock
 
     # ---- plumbing -------------------------------------------------------------------------
 
-    def base(self):
-        return "http://%s" % self.headers.get("Host", "127.0.0.1")
-
     def send(self, status, body=None, headers=None):
-        data = b""
-        if body is not None:
-            data = body if isinstance(body, bytes) else json.dumps(body).encode()
-        self.send_response(status)
-        if body is not None and not isinstance(body, bytes):
-            self.send_header("Content-Type", "application/json; charset=utf-8")
-        for key, value in (headers or {}).items():
-            self.send_header(key, value)
-        self.send_header("Content-Length", str(len(data)))
-        self.end_headers()
-        if self.command != "HEAD":
-            self.wfile.write(data)
-        with lock:
-            state["log"].append(
-                {"method": self.command, "path": self.path, "status": status, "time": time.time()}
-            )
-
-    def drain(self):
-        """Reads the request body so the connection stays usable."""
-        length = self.headers.get("Content-Length")
-        if length is not None:
-            remaining = int(length)
-            while remaining > 0:
-                chunk = self.rfile.read(min(remaining, 1 << 16))
-                if not chunk:
-                    break
-                remaining -= len(chunk)
-        elif self.headers.get("Transfer-Encoding", "").lower() == "chunked":
-            self.close_connection = True
-
-    def read_json(self):
-        length = int(self.headers.get("Content-Length") or 0)
-        raw = self.rfile.read(length) if length else b""
-        try:
-            return json.loads(raw or b"{}")
-        except ValueError:
-            return None
+        super().send(status, body, headers, content_type="application/json; charset=utf-8")
 
     def token(self):
-        header = self.headers.get("Authorization", "")
-        match = re.match(r"^(?:Bearer|token)\s+(.+)$", header)
-        return match.group(1).strip() if match else None
+        return self.bearer_token(schemes=("Bearer", "token"))
 
     def authenticate(self):
         """(ok, token info); answers 401 itself when a token is given but unknown. GitHub
@@ -162,21 +121,10 @@ class Handler(BaseHTTPRequestHandler):
 
     def fault(self, asset_name=None):
         """Applies the first matching queued fault; True when it answered."""
-        with lock:
-            for rule in state["faults"]:
-                if rule.get("method") and rule["method"] != self.command:
-                    continue
-                if rule.get("path_contains") and rule["path_contains"] not in self.path:
-                    continue
-                prefix = rule.get("asset_name_prefix")
-                if prefix and not (asset_name or "").startswith(prefix):
-                    continue
-                rule["times"] -= 1
-                if rule["times"] <= 0:
-                    state["faults"].remove(rule)
-                break
-            else:
-                return False
+        prefix_matches = lambda rule: (asset_name or "").startswith(rule.get("asset_name_prefix") or "")
+        rule = self.take_fault(prefix_matches)
+        if rule is None:
+            return False
         headers = {}
         status = rule.get("status", 500)
         body = {"message": "injected fault"}
@@ -267,18 +215,6 @@ class Handler(BaseHTTPRequestHandler):
                 )
 
     # ---- routes ---------------------------------------------------------------------------
-
-    def do_GET(self):
-        self.route()
-
-    def do_POST(self):
-        self.route()
-
-    def do_PATCH(self):
-        self.route()
-
-    def do_DELETE(self):
-        self.route()
 
     def route(self):
         url = urlsplit(self.path)

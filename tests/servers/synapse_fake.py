@@ -68,8 +68,10 @@ import re
 import threading
 import time
 import uuid
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import ThreadingHTTPServer
 from urllib.parse import parse_qs, urlsplit, quote
+
+from fake_base import FakeHandler
 
 MIB = 1024 * 1024
 MIN_PART = 5 * MIB
@@ -177,93 +179,30 @@ def upload_status(upload):
     }
 
 
-class Handler(BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"
+class Handler(FakeHandler):
     server_version = "synapse-fake/1"
-
-    def log_message(self, *args):
-        pass
+    state = state
+    lock = lock
 
     # ---- plumbing -------------------------------------------------------------------------
 
-    def base(self):
-        return "http://%s" % self.headers.get("Host", "127.0.0.1")
-
-    def record(self, status):
-        with lock:
-            state["log"].append({
-                "method": self.command,
-                "path": self.path,
-                "status": status,
-                "time": time.time(),
-                "auth": self.headers.get("Authorization") is not None,
-            })
-
-    def send(self, status, body=None, headers=None):
-        data = b""
-        if body is not None:
-            data = body if isinstance(body, bytes) else json.dumps(body).encode()
-        self.send_response(status)
-        if body is not None and not isinstance(body, bytes):
-            self.send_header("Content-Type", "application/json")
-        for key, value in (headers or {}).items():
-            self.send_header(key, value)
-        self.send_header("Content-Length", str(len(data)))
-        self.end_headers()
-        if self.command != "HEAD":
-            self.wfile.write(data)
-        self.record(status)
-
-    def read_body(self):
-        length = self.headers.get("Content-Length")
-        if length is None:
-            if self.headers.get("Transfer-Encoding", "").lower() == "chunked":
-                self.close_connection = True
-            return b""
-        remaining, chunks = int(length), []
-        while remaining > 0:
-            chunk = self.rfile.read(min(remaining, 1 << 16))
-            if not chunk:
-                break
-            chunks.append(chunk)
-            remaining -= len(chunk)
-        return b"".join(chunks)
-
-    def read_json(self):
-        raw = self.read_body()
-        try:
-            return json.loads(raw or b"{}")
-        except ValueError:
-            return None
+    def log_extra(self):
+        return {"auth": self.headers.get("Authorization") is not None}
 
     def user(self):
         """The caller's token info, or None after answering 401."""
-        match = re.match(r"^Bearer\s+(.+)$", self.headers.get("Authorization", ""))
-        info = state["tokens"].get(match.group(1).strip()) if match else None
+        token = self.bearer_token()
+        info = state["tokens"].get(token) if token else None
         if info is None:
-            self.read_body()
-            self.send(401, error("Invalid access token" if match else "Missing access token"))
+            self.drain()
+            self.send(401, error("Invalid access token" if token else "Missing access token"))
         return info
 
     def fault(self):
         """Applies the first matching queued fault; True when it took the request over."""
-        with lock:
-            for rule in state["faults"]:
-                if rule.get("method") and rule["method"] != self.command:
-                    continue
-                if rule.get("path_contains") and rule["path_contains"] not in self.path:
-                    continue
-                if int(self.headers.get("Content-Length") or 0) < rule.get("min_length", 0):
-                    continue
-                if rule.get("after", 0) > 0:
-                    rule["after"] -= 1
-                    return False
-                rule["times"] -= 1
-                if rule["times"] <= 0:
-                    state["faults"].remove(rule)
-                break
-            else:
-                return False
+        rule = self.take_fault()
+        if rule is None:
+            return False
         action = rule.get("action", "status")
         if action == "cut":
             length = int(self.headers.get("Content-Length") or 0)
@@ -281,15 +220,6 @@ class Handler(BaseHTTPRequestHandler):
         return True
 
     # ---- routes ---------------------------------------------------------------------------
-
-    def do_GET(self):
-        self.route()
-
-    def do_POST(self):
-        self.route()
-
-    def do_PUT(self):
-        self.route()
 
     def route(self):
         url = urlsplit(self.path)

@@ -1,11 +1,11 @@
-//! How a provider plugs in: a `ProviderFactory` names its scheme, declares its options once,
-//! parses its `--to` destinations and the options of its `upload` subcommand, and builds the
-//! configured `Provider`. The application keeps a list of factories (its registry) and builds
+//! How a provider plugs in: a `ProviderFactory` table says what it is (name, `--to` form,
+//! options declared once) and how to build the configured `Provider` from a destination and
+//! the resolved settings. The application keeps a list of factories (its registry) and builds
 //! flags, `--to` parsing and `cubeship NAME upload` from them.
 
+use std::future::Future;
+use std::pin::Pin;
 use std::sync::Arc;
-
-use async_trait::async_trait;
 
 use crate::{InputError, OptionSpec, Provider, Settings};
 
@@ -14,47 +14,95 @@ use crate::{InputError, OptionSpec, Provider, Settings};
 pub enum Destination<'a> {
     /// A `--to` value, as written.
     Spec(&'a str),
-    /// `cubeship NAME upload FILE…`: the place is in the upload options; `files` files are
-    /// uploaded (a presigned URL names exactly one object).
+    /// `cubeship NAME upload FILE…`: the place is in the upload options.
     Upload {
-        /// How many files the upload sends.
+        /// How many files are uploaded (a presigned URL names exactly one object).
         files: usize,
     },
 }
 
-/// One kind of storage, as the application registers it.
-#[async_trait]
-pub trait ProviderFactory: Send + Sync {
-    /// Short name: the `cubeship NAME upload` subcommand, the report's provider, the docs page.
-    fn name(&self) -> &'static str;
+/// What `ProviderFactory::open` returns.
+pub type OpenFuture<'a> =
+    Pin<Box<dyn Future<Output = Result<Arc<dyn Provider>, InputError>> + Send + 'a>>;
 
+/// One kind of storage as the application registers it: what it is, declared once as a table
+/// (the rclone idea), and how to build a configured `Provider`.
+#[derive(Clone, Copy)]
+pub struct ProviderFactory {
+    /// Short name: the `cubeship NAME upload` subcommand and its `docs/providers/NAME.md`.
+    pub name: &'static str,
     /// What it stores to, for `--help`: "Amazon S3 and S3-compatible stores".
-    fn title(&self) -> &'static str;
-
+    pub title: &'static str,
     /// How its `--to` values are written, for help and errors: `s3://BUCKET/PREFIX`.
-    fn destination_syntax(&self) -> &'static str;
-
-    /// Whether `spec` (a `--to` value) is one of its destinations.
-    fn accepts(&self, spec: &str) -> bool;
-
+    pub destination_syntax: &'static str,
+    /// Its `--to` values start with one of these.
+    pub prefixes: &'static [&'static str],
     /// Options of its destinations, for `--to` and `upload` alike.
-    fn options(&self) -> &'static [OptionSpec];
-
+    pub options: &'static [OptionSpec],
     /// Options of `cubeship NAME upload` that say where files go (`--bucket`, `--repo`).
-    fn upload_options(&self) -> &'static [OptionSpec];
-
+    pub upload_options: &'static [OptionSpec],
     /// `tracing` filter directives that keep its libraries' chatter off the user's terminal
     /// at the default level, as in `aws_config=error`.
-    fn log_directives(&self) -> &'static [&'static str] {
-        &[]
+    pub log_directives: &'static [&'static str],
+    /// Builds a provider for a destination from the resolved options (its `options` and, for
+    /// uploads, its `upload_options`). Configuration mistakes are `InputError`s that name the
+    /// option or variable and say what to do; none contains a secret.
+    pub opener: for<'a> fn(Destination<'a>, &'a Settings) -> OpenFuture<'a>,
+}
+
+impl std::fmt::Debug for ProviderFactory {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ProviderFactory")
+            .field("name", &self.name)
+            .finish_non_exhaustive()
+    }
+}
+
+impl ProviderFactory {
+    /// Whether `spec` (a `--to` value) is one of its destinations.
+    pub fn accepts(&self, spec: &str) -> bool {
+        self.prefixes.iter().any(|prefix| spec.starts_with(prefix))
     }
 
-    /// Builds a provider for `destination` from the resolved options (its own `options` and,
-    /// for uploads, its `upload_options`). Configuration mistakes are `InputError`s that name
-    /// the option or variable and say what to do; none contains a secret.
-    async fn open(
+    /// Builds a provider for `destination` (see `opener`).
+    pub async fn open(
         &self,
         destination: Destination<'_>,
         settings: &Settings,
-    ) -> Result<Arc<dyn Provider>, InputError>;
+    ) -> Result<Arc<dyn Provider>, InputError> {
+        (self.opener)(destination, settings).await
+    }
+}
+
+/// The upload options of a bucket store (`cubeship NAME upload --bucket B --prefix P`), read
+/// back by `bucket_and_prefix`.
+pub const BUCKET_UPLOAD_OPTIONS: &[OptionSpec] = &[
+    OptionSpec::text("bucket", "BUCKET", "The bucket (its name only)"),
+    OptionSpec::text("prefix", "PREFIX", "Key prefix under the bucket").with_default(""),
+];
+
+/// `BUCKET` and `PREFIX` of a bucket store's destination: from `SCHEME://BUCKET/PREFIX`, or
+/// from the `bucket` and `prefix` upload options; with how to name it in messages.
+pub fn bucket_and_prefix(
+    destination: Destination<'_>,
+    settings: &Settings,
+    scheme: &str,
+) -> (String, String, String) {
+    match destination {
+        Destination::Spec(spec) => {
+            let rest = spec.strip_prefix(scheme).unwrap_or(spec);
+            let (bucket, prefix) = rest.split_once('/').unwrap_or((rest, ""));
+            (
+                bucket.to_string(),
+                prefix.to_string(),
+                format!("--to {spec}"),
+            )
+        }
+        Destination::Upload { .. } => {
+            let bucket = settings.text("bucket").unwrap_or_default().to_string();
+            let prefix = settings.text("prefix").unwrap_or_default().to_string();
+            let shown = format!("--bucket {bucket}");
+            (bucket, prefix, shown)
+        }
+    }
 }

@@ -17,7 +17,9 @@ pub mod secret;
 mod types;
 
 pub use error::{Error, ErrorKind, InputError, Result};
-pub use factory::{Destination, ProviderFactory};
+pub use factory::{
+    BUCKET_UPLOAD_OPTIONS, Destination, OpenFuture, ProviderFactory, bucket_and_prefix,
+};
 pub use options::{
     EnvLookup, OptionSpec, Origin, PUBLIC_URL_BASE, Scope, Settings, ValueKind, process_env,
 };

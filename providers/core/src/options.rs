@@ -108,10 +108,8 @@ impl OptionSpec {
         env: &'static [&'static str],
         help: &'static str,
     ) -> Self {
-        let mut spec = Self::new(name, ValueKind::Text { value_name: "" }, help);
-        spec.env = env;
+        let mut spec = Self::env_only(name, env, help);
         spec.secret = true;
-        spec.env_only = true;
         spec
     }
 

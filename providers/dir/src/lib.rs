@@ -12,67 +12,46 @@ use cubeship_provider::{
 };
 use url::Url;
 
-/// Registers `dir:PATH` destinations and `cubeship dir upload --dir PATH`.
-pub struct DirFactory;
-
-/// The factory the application registers.
-pub static FACTORY: DirFactory = DirFactory;
-
 const UPLOAD_OPTIONS: &[OptionSpec] = &[OptionSpec::text(
     "dir",
     "PATH",
     "The folder files are copied into (created if missing).",
 )];
 
-#[async_trait]
-impl ProviderFactory for DirFactory {
-    fn name(&self) -> &'static str {
-        "dir"
-    }
+/// The factory the application registers: `dir:PATH` destinations and
+/// `cubeship dir upload`.
+pub static FACTORY: ProviderFactory = ProviderFactory {
+    name: "dir",
+    title: "A local folder (no account needed; file:// URLs)",
+    destination_syntax: "dir:PATH",
+    prefixes: &["dir:"],
+    options: &[],
+    upload_options: UPLOAD_OPTIONS,
+    log_directives: &[],
+    opener: |destination, settings| Box::pin(open(destination, settings)),
+};
 
-    fn title(&self) -> &'static str {
-        "A local folder (no account needed; file:// URLs)"
-    }
-
-    fn destination_syntax(&self) -> &'static str {
-        "dir:PATH"
-    }
-
-    fn accepts(&self, spec: &str) -> bool {
-        spec.starts_with("dir:")
-    }
-
-    fn options(&self) -> &'static [OptionSpec] {
-        &[]
-    }
-
-    fn upload_options(&self) -> &'static [OptionSpec] {
-        UPLOAD_OPTIONS
-    }
-
-    async fn open(
-        &self,
-        destination: Destination<'_>,
-        settings: &Settings,
-    ) -> std::result::Result<Arc<dyn Provider>, InputError> {
-        let (path, shown) = match destination {
-            Destination::Spec(spec) => {
-                let path = spec.strip_prefix("dir:").unwrap_or(spec);
-                (path, format!("--to dir:{path}"))
-            }
-            Destination::Upload { .. } => {
-                let path = settings.text("dir").unwrap_or_default();
-                (path, format!("--dir {path}"))
-            }
-        };
-        if path.is_empty() {
-            return Err(InputError::new(format!("{} needs a folder", shown.trim()))
-                .hint("as in --to dir:./published or --dir ./published"));
+async fn open(
+    destination: Destination<'_>,
+    settings: &Settings,
+) -> std::result::Result<Arc<dyn Provider>, InputError> {
+    let (path, shown) = match destination {
+        Destination::Spec(spec) => {
+            let path = spec.strip_prefix("dir:").unwrap_or(spec);
+            (path, format!("--to dir:{path}"))
         }
-        let provider = DirProvider::new(PathBuf::from(path))
-            .map_err(|e| InputError::new(format!("{shown}: {e}")))?;
-        Ok(Arc::new(provider))
+        Destination::Upload { .. } => {
+            let path = settings.text("dir").unwrap_or_default();
+            (path, format!("--dir {path}"))
+        }
+    };
+    if path.is_empty() {
+        return Err(InputError::new(format!("{} needs a folder", shown.trim()))
+            .hint("as in --to dir:./published or --dir ./published"));
     }
+    let provider = DirProvider::new(PathBuf::from(path))
+        .map_err(|e| InputError::new(format!("{shown}: {e}")))?;
+    Ok(Arc::new(provider))
 }
 
 /// Copies files into a folder; its URLs are `file://`.

@@ -3,19 +3,13 @@
 
 use std::sync::Arc;
 
-use async_trait::async_trait;
 use cubeship_provider::http::parse_http_url;
 use cubeship_provider::{
-    Destination, InputError, OptionSpec, PUBLIC_URL_BASE, Provider, ProviderFactory, Settings,
+    BUCKET_UPLOAD_OPTIONS, Destination, InputError, OptionSpec, PUBLIC_URL_BASE, Provider,
+    ProviderFactory, Settings, bucket_and_prefix,
 };
 
 use crate::{GcsConfig, GcsProvider, PublicAccess};
-
-/// Registers `gs://` destinations and `cubeship gcs upload`.
-pub struct GcsFactory;
-
-/// The factory the application registers.
-pub static FACTORY: GcsFactory = GcsFactory;
 
 /// The variable Google's other storage clients read to talk to an emulator; the Rust crate
 /// does not, so cubeship does.
@@ -50,89 +44,54 @@ const OPTIONS: &[OptionSpec] = &[
     PUBLIC_URL_BASE,
 ];
 
-const UPLOAD_OPTIONS: &[OptionSpec] = &[
-    OptionSpec::text("bucket", "BUCKET", "The bucket (name only, no gs://)"),
-    OptionSpec::text("prefix", "PREFIX", "Object name prefix inside the bucket").with_default(""),
-];
+/// The factory the application registers: `gs://BUCKET/PREFIX` destinations and
+/// `cubeship gcs upload`.
+pub static FACTORY: ProviderFactory = ProviderFactory {
+    name: "gcs",
+    title: "Google Cloud Storage",
+    destination_syntax: "gs://BUCKET/PREFIX",
+    prefixes: &["gs://"],
+    options: OPTIONS,
+    upload_options: BUCKET_UPLOAD_OPTIONS,
+    log_directives: &[],
+    opener: |destination, settings| Box::pin(open(destination, settings)),
+};
 
-#[async_trait]
-impl ProviderFactory for GcsFactory {
-    fn name(&self) -> &'static str {
-        "gcs"
+async fn open(
+    destination: Destination<'_>,
+    settings: &Settings,
+) -> Result<Arc<dyn Provider>, InputError> {
+    let (bucket, prefix, shown) = bucket_and_prefix(destination, settings, "gs://");
+    if bucket.is_empty() {
+        return Err(InputError::new(format!("{shown}: no bucket"))
+            .hint("write it as gs://BUCKET or gs://BUCKET/PREFIX"));
     }
-
-    fn title(&self) -> &'static str {
-        "Google Cloud Storage"
-    }
-
-    fn destination_syntax(&self) -> &'static str {
-        "gs://BUCKET/PREFIX"
-    }
-
-    fn accepts(&self, spec: &str) -> bool {
-        spec.starts_with("gs://")
-    }
-
-    fn options(&self) -> &'static [OptionSpec] {
-        OPTIONS
-    }
-
-    fn upload_options(&self) -> &'static [OptionSpec] {
-        UPLOAD_OPTIONS
-    }
-
-    async fn open(
-        &self,
-        destination: Destination<'_>,
-        settings: &Settings,
-    ) -> Result<Arc<dyn Provider>, InputError> {
-        let (bucket, prefix, shown) = match destination {
-            Destination::Spec(spec) => {
-                let rest = spec.strip_prefix("gs://").unwrap_or(spec);
-                let (bucket, prefix) = rest.split_once('/').unwrap_or((rest, ""));
-                if bucket.is_empty() {
-                    return Err(InputError::new(format!("--to {spec}: no bucket"))
-                        .hint("write it as gs://BUCKET or gs://BUCKET/PREFIX"));
-                }
-                (
-                    bucket.to_string(),
-                    prefix.to_string(),
-                    format!("--to {spec}"),
-                )
-            }
-            Destination::Upload { .. } => (
-                settings.text("bucket").unwrap_or_default().to_string(),
-                settings.text("prefix").unwrap_or_default().to_string(),
-                "--bucket".to_string(),
-            ),
-        };
-        check_bucket(&bucket, &shown)?;
-        let (endpoint, anonymous) = resolve_endpoint(settings)?;
-        let config = GcsConfig {
-            prefix: prefix
-                .split('/')
-                .filter(|s| !s.is_empty())
-                .collect::<Vec<_>>()
-                .join("/"),
-            bucket: bucket.clone(),
-            endpoint,
-            anonymous,
-            public_access: match settings.text("predefined-acl") {
-                Some("none") => PublicAccess::BucketIam,
-                _ => PublicAccess::PublicReadAcl,
-            },
-            public_url_base: settings
-                .text(PUBLIC_URL_BASE.name)
-                .map(|raw| parse_http_url(raw, "--public-url-base"))
-                .transpose()?,
-            retry: settings.retry(),
-        };
-        let provider = GcsProvider::new(config).await.map_err(|e| {
-            InputError::new(format!("gs://{bucket}: {e}"))
-                .hint("see docs/providers/gcs.md for credentials and emulators")
-        })?;
-        Ok(Arc::new(provider))
-    }
+    check_bucket(&bucket, &shown)?;
+    let (endpoint, anonymous) = resolve_endpoint(settings)?;
+    let config = GcsConfig {
+        prefix: prefix
+            .split('/')
+            .filter(|s| !s.is_empty())
+            .collect::<Vec<_>>()
+            .join("/"),
+        bucket: bucket.clone(),
+        endpoint,
+        anonymous,
+        public_access: match settings.text("predefined-acl") {
+            Some("none") => PublicAccess::BucketIam,
+            _ => PublicAccess::PublicReadAcl,
+        },
+        public_url_base: settings
+            .text(PUBLIC_URL_BASE.name)
+            .map(|raw| parse_http_url(raw, "--public-url-base"))
+            .transpose()?,
+        retry: settings.retry(),
+    };
+    let provider = GcsProvider::new(config).await.map_err(|e| {
+        InputError::new(format!("gs://{bucket}: {e}"))
+            .hint("see docs/providers/gcs.md for credentials and emulators")
+    })?;
+    Ok(Arc::new(provider))
 }
 
 /// Checks a bucket name against Cloud Storage's rules, enough to catch typos and URLs.

@@ -26,7 +26,7 @@ use google_cloud_storage::client::Storage;
 use google_cloud_storage::retry_policy::RetryableErrors;
 use url::Url;
 
-pub use factory::{EMULATOR_ENV, FACTORY, GcsFactory};
+pub use factory::{EMULATOR_ENV, FACTORY};
 pub use json_api::BucketPolicy;
 
 /// Google's endpoint for both the JSON API and anonymous downloads.

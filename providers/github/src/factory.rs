@@ -4,17 +4,10 @@
 
 use std::sync::Arc;
 
-use async_trait::async_trait;
 use cubeship_provider::http::parse_http_url;
 use cubeship_provider::{Destination, InputError, OptionSpec, Provider, ProviderFactory, Settings};
 
 use crate::{DEFAULT_API_URL, GithubConfig, GithubProvider};
-
-/// Registers `github://` destinations and `cubeship github upload`.
-pub struct GithubFactory;
-
-/// The factory the application registers.
-pub static FACTORY: GithubFactory = GithubFactory;
 
 const OPTIONS: &[OptionSpec] = &[
     OptionSpec::switch(
@@ -45,77 +38,62 @@ const UPLOAD_OPTIONS: &[OptionSpec] = &[
     OptionSpec::text("tag", "TAG", "The release's tag"),
 ];
 
-#[async_trait]
-impl ProviderFactory for GithubFactory {
-    fn name(&self) -> &'static str {
-        "github"
-    }
+/// The factory the application registers: `github://OWNER/REPO/TAG` destinations and
+/// `cubeship github upload`.
+pub static FACTORY: ProviderFactory = ProviderFactory {
+    name: "github",
+    title: "GitHub release assets",
+    destination_syntax: "github://OWNER/REPO/TAG",
+    prefixes: &["github://"],
+    options: OPTIONS,
+    upload_options: UPLOAD_OPTIONS,
+    log_directives: &[],
+    opener: |destination, settings| Box::pin(open(destination, settings)),
+};
 
-    fn title(&self) -> &'static str {
-        "GitHub release assets"
+async fn open(
+    destination: Destination<'_>,
+    settings: &Settings,
+) -> Result<Arc<dyn Provider>, InputError> {
+    let (owner, repo, tag) = match destination {
+        Destination::Spec(spec) => parse_spec(spec)?,
+        Destination::Upload { .. } => parse_upload(settings)?,
+    };
+    if settings.switch("draft") && !settings.switch("create-release") {
+        return Err(InputError::new("--draft needs --create-release")
+            .hint("--draft only applies to a release cubeship creates"));
     }
-
-    fn destination_syntax(&self) -> &'static str {
-        "github://OWNER/REPO/TAG"
-    }
-
-    fn accepts(&self, spec: &str) -> bool {
-        spec.starts_with("github://")
-    }
-
-    fn options(&self) -> &'static [OptionSpec] {
-        OPTIONS
-    }
-
-    fn upload_options(&self) -> &'static [OptionSpec] {
-        UPLOAD_OPTIONS
-    }
-
-    async fn open(
-        &self,
-        destination: Destination<'_>,
-        settings: &Settings,
-    ) -> Result<Arc<dyn Provider>, InputError> {
-        let (owner, repo, tag) = match destination {
-            Destination::Spec(spec) => parse_spec(spec)?,
-            Destination::Upload { .. } => parse_upload(settings)?,
-        };
-        if settings.switch("draft") && !settings.switch("create-release") {
-            return Err(InputError::new("--draft needs --create-release")
-                .hint("--draft only applies to a release cubeship creates"));
-        }
-        let (token_source, token) = ["GITHUB_TOKEN", "GH_TOKEN"]
-            .into_iter()
-            .find(|var| settings.origin("token").is_some_and(|o| o.to_string() == format!("${var}")))
-            .zip(settings.secret("token"))
-            .ok_or_else(|| {
-                InputError::new("GitHub needs a token: neither GITHUB_TOKEN nor GH_TOKEN is set")
-                    .hint(format!(
-                        "export GITHUB_TOKEN with a token that may write to {owner}/{repo} \
-                         (fine-grained: Contents read and write; classic: repo or public_repo); see docs/providers/github.md"
-                    ))
-            })?;
-        let origin = settings
-            .origin("api-url")
-            .map(|o| o.to_string())
-            .unwrap_or_else(|| "--api-url".into());
-        let api_url = parse_http_url(settings.text("api-url").unwrap_or(DEFAULT_API_URL), &origin)
-            .map_err(|e| e.hint("give the REST API base: https://api.github.com, or https://HOST/api/v3 for GitHub Enterprise Server (--api-url)"))?;
-        let config = GithubConfig {
-            owner: owner.clone(),
-            repo: repo.clone(),
-            tag: tag.clone(),
-            api_url,
-            token,
-            token_source,
-            create_release: settings.switch("create-release"),
-            draft: settings.switch("draft"),
-            retry: settings.retry(),
-        };
-        let provider = GithubProvider::new(config)
-            .map_err(|e| InputError::new(format!("github://{owner}/{repo}/{tag}: {e}")))?;
-        Ok(Arc::new(provider))
-    }
+    let (token_source, token) = ["GITHUB_TOKEN", "GH_TOKEN"]
+        .into_iter()
+        .find(|var| settings.origin("token").is_some_and(|o| o.to_string() == format!("${var}")))
+        .zip(settings.secret("token"))
+        .ok_or_else(|| {
+            InputError::new("GitHub needs a token: neither GITHUB_TOKEN nor GH_TOKEN is set")
+                .hint(format!(
+                    "export GITHUB_TOKEN with a token that may write to {owner}/{repo} \
+                     (fine-grained: Contents read and write; classic: repo or public_repo); see docs/providers/github.md"
+                ))
+        })?;
+    let origin = settings
+        .origin("api-url")
+        .map(|o| o.to_string())
+        .unwrap_or_else(|| "--api-url".into());
+    let api_url = parse_http_url(settings.text("api-url").unwrap_or(DEFAULT_API_URL), &origin)
+        .map_err(|e| e.hint("give the REST API base: https://api.github.com, or https://HOST/api/v3 for GitHub Enterprise Server (--api-url)"))?;
+    let config = GithubConfig {
+        owner: owner.clone(),
+        repo: repo.clone(),
+        tag: tag.clone(),
+        api_url,
+        token,
+        token_source,
+        create_release: settings.switch("create-release"),
+        draft: settings.switch("draft"),
+        retry: settings.retry(),
+    };
+    let provider = GithubProvider::new(config)
+        .map_err(|e| InputError::new(format!("github://{owner}/{repo}/{tag}: {e}")))?;
+    Ok(Arc::new(provider))
 }
 
 fn parse_spec(spec: &str) -> Result<(String, String, String), InputError> {

@@ -17,7 +17,7 @@ use url::Url;
 
 use crate::api::{Api, Release, ReleaseAsset};
 
-pub use factory::{FACTORY, GithubFactory};
+pub use factory::FACTORY;
 
 /// GitHub refuses release assets of 2 GiB or more.
 pub const MAX_ASSET_SIZE: u64 = 2 * 1024 * 1024 * 1024;

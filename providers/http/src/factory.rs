@@ -4,16 +4,9 @@
 
 use std::sync::Arc;
 
-use async_trait::async_trait;
 use cubeship_provider::{Destination, InputError, OptionSpec, Provider, ProviderFactory, Settings};
 
 use crate::{HttpConfig, HttpProvider};
-
-/// Registers `http(s)://` destinations and `cubeship http upload`.
-pub struct HttpFactory;
-
-/// The factory the application registers.
-pub static FACTORY: HttpFactory = HttpFactory;
 
 /// `Authorization: Bearer …`.
 pub const TOKEN: OptionSpec = OptionSpec::secret_env(
@@ -67,48 +60,33 @@ const UPLOAD_OPTIONS: &[OptionSpec] = &[OptionSpec::text(
     "The folder URL files are PUT under (each as <URL>/<file name>), or one presigned object URL (with its ?query) for a single FILE; env:VAR reads it from $VAR",
 )];
 
-#[async_trait]
-impl ProviderFactory for HttpFactory {
-    fn name(&self) -> &'static str {
-        "http"
-    }
+/// The factory the application registers: `https://HOST/PATH/` destinations and
+/// `cubeship http upload`.
+pub static FACTORY: ProviderFactory = ProviderFactory {
+    name: "http",
+    title: "Any server that accepts HTTP PUT (WebDAV, Artifactory, Nexus, presigned URLs)",
+    destination_syntax: "https://HOST/PATH/",
+    prefixes: &["https://", "http://"],
+    options: OPTIONS,
+    upload_options: UPLOAD_OPTIONS,
+    log_directives: &[],
+    opener: |destination, settings| Box::pin(open(destination, settings)),
+};
 
-    fn title(&self) -> &'static str {
-        "Any server that accepts HTTP PUT (WebDAV, Artifactory, Nexus, presigned URLs)"
-    }
-
-    fn destination_syntax(&self) -> &'static str {
-        "https://HOST/PATH/"
-    }
-
-    fn accepts(&self, spec: &str) -> bool {
-        spec.starts_with("https://") || spec.starts_with("http://")
-    }
-
-    fn options(&self) -> &'static [OptionSpec] {
-        OPTIONS
-    }
-
-    fn upload_options(&self) -> &'static [OptionSpec] {
-        UPLOAD_OPTIONS
-    }
-
-    async fn open(
-        &self,
-        destination: Destination<'_>,
-        settings: &Settings,
-    ) -> Result<Arc<dyn Provider>, InputError> {
-        let config = match destination {
-            Destination::Spec(spec) => HttpConfig::from_settings(spec, "--to", false, settings)?,
-            Destination::Upload { files } => HttpConfig::from_settings(
-                settings.text("url").unwrap_or_default(),
-                "--url",
-                files == 1,
-                settings,
-            )?,
-        };
-        let provider = HttpProvider::new(config, settings.retry())
-            .map_err(|e| InputError::new(e.to_string()))?;
-        Ok(Arc::new(provider))
-    }
+async fn open(
+    destination: Destination<'_>,
+    settings: &Settings,
+) -> Result<Arc<dyn Provider>, InputError> {
+    let config = match destination {
+        Destination::Spec(spec) => HttpConfig::from_settings(spec, "--to", false, settings)?,
+        Destination::Upload { files } => HttpConfig::from_settings(
+            settings.text("url").unwrap_or_default(),
+            "--url",
+            files == 1,
+            settings,
+        )?,
+    };
+    let provider =
+        HttpProvider::new(config, settings.retry()).map_err(|e| InputError::new(e.to_string()))?;
+    Ok(Arc::new(provider))
 }

@@ -30,7 +30,7 @@ use cubeship_provider::{
 };
 
 pub use config::{Auth, HttpConfig, Target};
-pub use factory::{FACTORY, HttpFactory, OPTIONS};
+pub use factory::{FACTORY, OPTIONS};
 
 /// PUTs objects under one base URL (or to one presigned URL).
 pub struct HttpProvider {

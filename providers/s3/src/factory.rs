@@ -3,19 +3,13 @@
 
 use std::sync::Arc;
 
-use async_trait::async_trait;
 use cubeship_provider::http::parse_http_url;
 use cubeship_provider::{
-    Destination, InputError, OptionSpec, PUBLIC_URL_BASE, Provider, ProviderFactory, Settings,
+    BUCKET_UPLOAD_OPTIONS, Destination, InputError, OptionSpec, PUBLIC_URL_BASE, Provider,
+    ProviderFactory, Settings, bucket_and_prefix,
 };
 
 use crate::{AclMode, ChecksumMode, S3Config, S3Provider};
-
-/// Registers `s3://` destinations and `cubeship s3 upload`.
-pub struct S3Factory;
-
-/// The factory the application registers.
-pub static FACTORY: S3Factory = S3Factory;
 
 const OPTIONS: &[OptionSpec] = &[
     OptionSpec::text(
@@ -90,67 +84,32 @@ const OPTIONS: &[OptionSpec] = &[
     ),
 ];
 
-const UPLOAD_OPTIONS: &[OptionSpec] = &[
-    OptionSpec::text("bucket", "BUCKET", "Bucket name"),
-    OptionSpec::text("prefix", "PREFIX", "Key prefix under the bucket").with_default(""),
-];
+/// The factory the application registers: `s3://BUCKET/PREFIX` destinations and
+/// `cubeship s3 upload`.
+pub static FACTORY: ProviderFactory = ProviderFactory {
+    name: "s3",
+    title: "Amazon S3 and S3-compatible stores",
+    destination_syntax: "s3://BUCKET/PREFIX",
+    prefixes: &["s3://"],
+    options: OPTIONS,
+    upload_options: BUCKET_UPLOAD_OPTIONS,
+    // aws-config warns about every profile file it does not find.
+    log_directives: &["aws_config=error", "aws_smithy_runtime=warn"],
+    opener: |destination, settings| Box::pin(open(destination, settings)),
+};
 
-#[async_trait]
-impl ProviderFactory for S3Factory {
-    fn name(&self) -> &'static str {
-        "s3"
-    }
-
-    fn title(&self) -> &'static str {
-        "Amazon S3 and S3-compatible stores"
-    }
-
-    fn destination_syntax(&self) -> &'static str {
-        "s3://BUCKET/PREFIX"
-    }
-
-    fn accepts(&self, spec: &str) -> bool {
-        spec.starts_with("s3://")
-    }
-
-    fn options(&self) -> &'static [OptionSpec] {
-        OPTIONS
-    }
-
-    fn upload_options(&self) -> &'static [OptionSpec] {
-        UPLOAD_OPTIONS
-    }
-
-    fn log_directives(&self) -> &'static [&'static str] {
-        // aws-config warns about every profile file it does not find.
-        &["aws_config=error", "aws_smithy_runtime=warn"]
-    }
-
-    async fn open(
-        &self,
-        destination: Destination<'_>,
-        settings: &Settings,
-    ) -> Result<Arc<dyn Provider>, InputError> {
-        let (bucket, prefix, shown) = match destination {
-            Destination::Spec(spec) => {
-                let rest = spec.strip_prefix("s3://").unwrap_or(spec);
-                let (bucket, prefix) = rest.split_once('/').unwrap_or((rest, ""));
-                (bucket.to_string(), prefix.to_string(), spec.to_string())
-            }
-            Destination::Upload { .. } => {
-                let bucket = settings.text("bucket").unwrap_or_default().to_string();
-                let prefix = settings.text("prefix").unwrap_or_default().to_string();
-                (bucket.clone(), prefix, format!("--bucket {bucket}"))
-            }
-        };
-        check_bucket(&bucket, &shown)?;
-        let config = config(bucket, &prefix, settings)?;
-        let provider = S3Provider::new(config).await.map_err(|e| {
-            InputError::new(format!("{shown}: {e}"))
-                .hint("see docs/providers/s3.md for credentials, regions and endpoints")
-        })?;
-        Ok(Arc::new(provider))
-    }
+async fn open(
+    destination: Destination<'_>,
+    settings: &Settings,
+) -> Result<Arc<dyn Provider>, InputError> {
+    let (bucket, prefix, shown) = bucket_and_prefix(destination, settings, "s3://");
+    check_bucket(&bucket, &shown)?;
+    let config = config(bucket, &prefix, settings)?;
+    let provider = S3Provider::new(config).await.map_err(|e| {
+        InputError::new(format!("{shown}: {e}"))
+            .hint("see docs/providers/s3.md for credentials, regions and endpoints")
+    })?;
+    Ok(Arc::new(provider))
 }
 
 /// Checks a bucket name against S3's rules, so a typo fails before any request.

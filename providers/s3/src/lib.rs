@@ -25,7 +25,7 @@ use cubeship_provider::{
 use futures::{StreamExt, TryStreamExt};
 use url::Url;
 
-pub use factory::{FACTORY, S3Factory};
+pub use factory::FACTORY;
 
 /// Whether objects are sent with `x-amz-acl: public-read`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -62,77 +62,56 @@ const TOKEN_HINT: &str = "create a personal access token with the view, download
      as SYNAPSE_AUTH_TOKEN, or put it as `authtoken = …` in the [authentication] section of \
      ~/.synapseConfig";
 
-/// Registers `synapse:synNNN` destinations and `cubeship synapse upload --parent synNNN`.
-pub struct SynapseFactory;
+/// The factory the application registers: `synapse:synNNN` destinations and
+/// `cubeship synapse upload`.
+pub static FACTORY: ProviderFactory = ProviderFactory {
+    name: "synapse",
+    title: "Synapse projects and folders (MedPerf downloads with the user's Synapse login)",
+    destination_syntax: "synapse:synNNN",
+    prefixes: &["synapse:"],
+    options: OPTIONS,
+    upload_options: UPLOAD_OPTIONS,
+    log_directives: &[],
+    opener: |destination, settings| Box::pin(open(destination, settings)),
+};
 
-/// The factory the application registers.
-pub static FACTORY: SynapseFactory = SynapseFactory;
-
-#[async_trait]
-impl ProviderFactory for SynapseFactory {
-    fn name(&self) -> &'static str {
-        "synapse"
-    }
-
-    fn title(&self) -> &'static str {
-        "Synapse projects and folders (MedPerf downloads with the user's Synapse login)"
-    }
-
-    fn destination_syntax(&self) -> &'static str {
-        "synapse:synNNN"
-    }
-
-    fn accepts(&self, spec: &str) -> bool {
-        spec.starts_with("synapse:")
-    }
-
-    fn options(&self) -> &'static [OptionSpec] {
-        OPTIONS
-    }
-
-    fn upload_options(&self) -> &'static [OptionSpec] {
-        UPLOAD_OPTIONS
-    }
-
-    async fn open(
-        &self,
-        destination: Destination<'_>,
-        settings: &Settings,
-    ) -> std::result::Result<Arc<dyn Provider>, InputError> {
-        let parent = match destination {
-            Destination::Spec(spec) => {
-                let id = spec.strip_prefix("synapse:").unwrap_or(spec);
-                parse_synapse_id(id).ok_or_else(|| {
-                    InputError::new(format!(
-                        "--to {spec}: expected synapse:synNNN, the id of a Synapse project or folder"
-                    ))
-                    .hint("as in --to synapse:syn12345678 (the id is shown on the project's or folder's page)")
-                })?
-            }
-            Destination::Upload { .. } => {
-                let given = settings.text("parent").ok_or_else(|| {
-                    InputError::new(
-                        "--parent is required: the Synapse project or folder the files go into",
-                    )
-                    .hint("as in --parent syn12345678")
-                })?;
-                parse_synapse_id(given).ok_or_else(|| {
-                    InputError::new(format!(
-                        "--parent {given}: expected synNNN, the id of a Synapse project or folder"
-                    ))
-                    .hint("as in --parent syn12345678")
-                })?
-            }
-        };
-        let endpoint = endpoint(settings)?;
-        let token = token(settings)?;
-        let api = Api::new(&endpoint, token, settings.retry()).map_err(InputError::from)?;
-        Ok(Arc::new(SynapseProvider {
-            api,
-            parent,
-            endpoint,
-        }))
-    }
+async fn open(
+    destination: Destination<'_>,
+    settings: &Settings,
+) -> std::result::Result<Arc<dyn Provider>, InputError> {
+    let parent = match destination {
+        Destination::Spec(spec) => {
+            let id = spec.strip_prefix("synapse:").unwrap_or(spec);
+            parse_synapse_id(id).ok_or_else(|| {
+                InputError::new(format!(
+                    "--to {spec}: expected synapse:synNNN, the id of a Synapse project or folder"
+                ))
+                .hint("as in --to synapse:syn12345678 (the id is shown on the project's or folder's page)")
+            })?
+        }
+        Destination::Upload { .. } => {
+            let given = settings.text("parent").ok_or_else(|| {
+                InputError::new(
+                    "--parent is required: the Synapse project or folder the files go into",
+                )
+                .hint("as in --parent syn12345678")
+            })?;
+            parse_synapse_id(given).ok_or_else(|| {
+                InputError::new(format!(
+                    "--parent {given}: expected synNNN, the id of a Synapse project or folder"
+                ))
+                .hint("as in --parent syn12345678")
+            })?
+        }
+    };
+    let endpoint = endpoint(settings)?;
+    let token = token(settings)?;
+    let api = Api::new(&endpoint, token, settings.retry()).map_err(InputError::from)?;
+    Ok(Arc::new(SynapseProvider {
+        api,
+        parent,
+        endpoint,
+    }))
 }
 
 fn endpoint(settings: &Settings) -> std::result::Result<Url, InputError> {

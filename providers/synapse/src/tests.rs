@@ -5,7 +5,7 @@
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use cubeship_provider::{Destination, EnvLookup, ProviderFactory, Settings};
+use cubeship_provider::{Destination, EnvLookup, Settings};
 
 use super::*;
 
@@ -22,8 +22,8 @@ fn settings(given: &[(&str, &str)], env_pairs: &[(&str, &str)]) -> Settings {
         .iter()
         .map(|(k, v)| (k.to_string(), v.to_string()))
         .collect();
-    let mut specs = FACTORY.options().to_vec();
-    specs.extend_from_slice(FACTORY.upload_options());
+    let mut specs = FACTORY.options.to_vec();
+    specs.extend_from_slice(FACTORY.upload_options);
     Settings::resolve(
         &specs,
         &|name| given.get(name).map(|v| vec![v.clone()]),
@@ -43,8 +43,8 @@ fn the_factory_accepts_synapse_destinations_only() {
     assert!(FACTORY.accepts("synapse:syn123"));
     assert!(FACTORY.accepts("synapse:oops"));
     assert!(!FACTORY.accepts("s3://bucket"));
-    assert_eq!(FACTORY.name(), "synapse");
-    assert_eq!(FACTORY.options().len(), 2);
+    assert_eq!(FACTORY.name, "synapse");
+    assert_eq!(FACTORY.options.len(), 2);
     assert_eq!(TOKEN.display_name(), "SYNAPSE_AUTH_TOKEN");
     assert!(ENDPOINT.full_help().contains("CUBESHIP_SYNAPSE_ENDPOINT"));
 }

@@ -71,7 +71,7 @@ impl Fake {
         let endpoint = self.base.clone();
         let given = move |name: &str| (name == "synapse-endpoint").then(|| vec![endpoint.clone()]);
         let settings = Settings::resolve(
-            FACTORY.options(),
+            FACTORY.options,
             &given,
             env(&[("SYNAPSE_AUTH_TOKEN", token), ("HOME", "/nonexistent")]),
         )
