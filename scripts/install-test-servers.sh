@@ -6,10 +6,14 @@ cd "$(dirname "$0")/.."
 
 as_root() { if [ "$(id -u)" = 0 ]; then "$@"; else sudo "$@"; fi; }
 
-# nginx (HTTP PUT provider), from Debian's packages.
-if ! command -v nginx >/dev/null 2>&1 && [ ! -x /usr/sbin/nginx ]; then
+# From Debian's packages: nginx (HTTP PUT provider) and gnupg (the container tests decrypt
+# images with MedPerf's own gpg command line).
+missing=()
+command -v nginx >/dev/null 2>&1 || [ -x /usr/sbin/nginx ] || missing+=(nginx-light)
+command -v gpg >/dev/null 2>&1 || missing+=(gnupg)
+if [ ${#missing[@]} -gt 0 ]; then
   as_root apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive as_root apt-get install -y -qq nginx-light >/dev/null
+  DEBIAN_FRONTEND=noninteractive as_root apt-get install -y -qq "${missing[@]}" >/dev/null
 fi
 
 # Python servers: moto (S3), fake-gcs-server and gcp-storage-emulator (GCS).

@@ -121,6 +121,8 @@ pub struct MlCube {
     pub image_dir: Option<PathBuf>,
     /// The Docker image the manifest names (`docker.image`, or `image` of a container config).
     pub docker_image: Option<String>,
+    /// The checked container settings of a `container_config.yaml` cube.
+    pub container: Option<crate::container::Container>,
     /// Checks that failed only as warnings (type inferred, not asked for).
     pub warnings: Vec<String>,
 }
@@ -233,8 +235,19 @@ pub fn load(
         }
         .and_then(Value::as_str)
         .map(str::to_string),
+        container: None,
         warnings: Vec::new(),
     };
+    if layout == Layout::Container {
+        let container =
+            crate::container::check_config(&document, &manifest_path, &mut cube.warnings)?;
+        if !container.container_type.is_file() {
+            cube.docker_image = Some(container.image.clone());
+        } else {
+            cube.docker_image = None;
+        }
+        cube.container = Some(container);
+    }
 
     let tasks = match layout {
         Layout::Mlcube => legacy_tasks(&document, &manifest_path)?,

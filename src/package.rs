@@ -67,7 +67,8 @@ pub struct Component {
 }
 
 impl Component {
-    fn new(role: Role, file: &str, digests: Digests) -> Self {
+    /// A component of `role` stored as `file` with `digests`.
+    pub fn new(role: Role, file: &str, digests: Digests) -> Self {
         Component {
             role,
             file: file.to_string(),
@@ -93,6 +94,23 @@ pub struct CubeInfo {
     pub docker_image: Option<String>,
 }
 
+/// How a `container_config.yaml` cube's image is hosted, as packaged.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
+pub struct ContainerInfo {
+    /// The type MedPerf registers (after `--encrypt`, the encrypted one).
+    pub container_type: crate::container::ContainerType,
+    /// The local image file published as the `image` component, for the file types.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub image_file: Option<String>,
+    /// `"cubeship"` when cubeship encrypted the image, `"user"` when it was already an
+    /// OpenPGP message; absent for plain images.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub encrypted_by: Option<String>,
+    /// The key file MedPerf decrypts with (`--decryption-key`); it stays local.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub decryption_key: Option<String>,
+}
+
 /// `deploy/manifest.json`.
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
 pub struct Manifest {
@@ -100,6 +118,9 @@ pub struct Manifest {
     pub schema_version: u32,
     /// The cube that was packaged.
     pub mlcube: CubeInfo,
+    /// How a container cube's image is hosted.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub container: Option<ContainerInfo>,
     /// Every file of the deploy folder but `manifest.json` itself.
     pub components: Vec<Component>,
 }
@@ -160,6 +181,13 @@ pub struct PackageOptions {
     pub output: Option<PathBuf>,
     /// Compression level and threads; `None` for the defaults.
     pub archive: Option<ArchiveOptions>,
+    /// The image file of a file-type container, instead of the one in `workspace/.image/`.
+    pub image: Option<PathBuf>,
+    /// Encrypt the image of a DockerArchive or SingularityFile container (it becomes the
+    /// Encrypted… type).
+    pub encrypt: bool,
+    /// The key of an image the user encrypted already, for the medperf command.
+    pub decryption_key: Option<PathBuf>,
 }
 
 /// The result of packaging.
@@ -184,23 +212,42 @@ pub fn package(cube: &MlCube, options: &PackageOptions) -> Result<Packaged, Inpu
         Some(dir) => Some(archive::collect_entries(dir)?),
         None => None,
     };
-    let image = match &cube.image_dir {
-        Some(dir) => Some(archive::collect_entries(dir)?),
-        None => None,
+    // A container cube hosts its image file as it is; only the legacy layout archives .image/.
+    let image = match (&cube.image_dir, cube.layout) {
+        (Some(dir), Layout::Mlcube) => Some(archive::collect_entries(dir)?),
+        _ => None,
     };
+    let container_plan = plan_container(cube, options, true)?;
     if let Some(output) = &options.output {
         check_output_path(output, &deploy_dir)?;
     }
 
     let staging = Staging::create(&deploy_dir)?;
     let mut components = Vec::new();
+    let manifest_copy = staging.path.join(cube.layout.manifest_file());
+    let manifest_digests = match &container_plan {
+        Some(plan) if plan.retype => {
+            let text = std::fs::read_to_string(&cube.manifest_path).map_err(|e| {
+                InputError::new(format!("cannot read {}: {e}", cube.manifest_path.display()))
+            })?;
+            let text = crate::container::set_top_level(
+                &text,
+                "container_type",
+                plan.info.container_type.as_str(),
+            )?;
+            std::fs::write(&manifest_copy, &text).map_err(|e| {
+                InputError::new(format!("cannot write {}: {e}", manifest_copy.display()))
+            })?;
+            digest::hash_file(&manifest_copy).map_err(|e| {
+                InputError::new(format!("cannot read {}: {e}", manifest_copy.display()))
+            })?
+        }
+        _ => copy_into(&cube.manifest_path, &manifest_copy)?,
+    };
     components.push(Component::new(
         Role::Mlcube,
         cube.layout.manifest_file(),
-        copy_into(
-            &cube.manifest_path,
-            &staging.path.join(cube.layout.manifest_file()),
-        )?,
+        manifest_digests,
     ));
     if let Some(parameters) = &cube.parameters_path {
         components.push(Component::new(
@@ -226,6 +273,16 @@ pub fn package(cube: &MlCube, options: &PackageOptions) -> Result<Packaged, Inpu
             archive::write_tar_gz(entries, &staging.path.join(IMAGE_ARCHIVE), archive_options)?;
         components.push(Component::new(Role::Image, IMAGE_ARCHIVE, digests));
     }
+    if let Some(plan) = &container_plan
+        && let Some(source) = &plan.source
+    {
+        let target = staging.path.join(&plan.file);
+        let digests = match &plan.encrypt_with {
+            Some(key) => crate::container::encrypt(source, &target, key)?,
+            None => copy_into(source, &target)?,
+        };
+        components.push(Component::new(Role::Image, &plan.file, digests));
+    }
     let manifest = Manifest {
         schema_version: SCHEMA_VERSION,
         mlcube: CubeInfo {
@@ -234,6 +291,7 @@ pub fn package(cube: &MlCube, options: &PackageOptions) -> Result<Packaged, Inpu
             name: cube.name.clone(),
             docker_image: cube.docker_image.clone(),
         },
+        container: container_plan.map(|plan| plan.info),
         components,
     };
     write_json(&staging.path.join(MANIFEST_JSON), &manifest)?;
@@ -253,6 +311,145 @@ pub fn package(cube: &MlCube, options: &PackageOptions) -> Result<Packaged, Inpu
         deploy_dir,
         manifest,
     })
+}
+
+/// What packaging does with a container cube's image.
+struct ContainerPlan {
+    info: ContainerInfo,
+    /// The image file to publish (file types).
+    source: Option<PathBuf>,
+    /// Its name in the deploy folder.
+    file: String,
+    /// Encrypt it with this key on the way in.
+    encrypt_with: Option<cubeship_provider::Secret>,
+    /// The deploy copy of the config gets the new `container_type`.
+    retype: bool,
+}
+
+/// Runs the checks of `package` that need no writing (the container image file and its
+/// encryption settings), so that callers can refuse bad input before contacting any server.
+pub fn check(cube: &MlCube, options: &PackageOptions) -> Result<(), InputError> {
+    plan_container(cube, options, false).map(|_| ())
+}
+
+fn plan_container(
+    cube: &MlCube,
+    options: &PackageOptions,
+    create_key: bool,
+) -> Result<Option<ContainerPlan>, InputError> {
+    let Some(container) = &cube.container else {
+        for (given, flag) in [
+            (options.image.is_some(), "--image"),
+            (options.encrypt, "--encrypt"),
+            (options.decryption_key.is_some(), "--decryption-key"),
+        ] {
+            if given {
+                return Err(InputError::new(format!(
+                    "{flag} applies to container_config.yaml cubes, and {} has an mlcube.yaml",
+                    cube.root.display()
+                ))
+                .hint("mlcube.yaml cubes host workspace/.image/ as image.tar.gz"));
+            }
+        }
+        return Ok(None);
+    };
+    let declared = container.container_type;
+    let effective = if options.encrypt {
+        declared.encrypted().ok_or_else(|| {
+            InputError::new("--encrypt needs a file-type container, and this one is DockerImage")
+                .hint("set container_type to DockerArchive (a docker save archive) or SingularityFile")
+        })?
+    } else {
+        declared
+    };
+    let mut info = ContainerInfo {
+        container_type: effective,
+        image_file: None,
+        encrypted_by: None,
+        decryption_key: None,
+    };
+    let Some(source) = crate::container::image_file(
+        container,
+        cube.image_dir.as_deref(),
+        options.image.as_deref(),
+    )?
+    else {
+        if options.decryption_key.is_some() {
+            return Err(
+                InputError::new("--decryption-key applies to encrypted containers")
+                    .hint("drop it, or set container_type to an Encrypted… type"),
+            );
+        }
+        return Ok(Some(ContainerPlan {
+            info,
+            source: None,
+            file: String::new(),
+            encrypt_with: None,
+            retype: false,
+        }));
+    };
+    info.image_file = Some(source.display().to_string());
+    let name = source
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_else(|| "image".into());
+    let already_encrypted = crate::container::is_openpgp_message(&source);
+    let (file, encrypt_with) = match (effective.is_encrypted(), already_encrypted) {
+        (false, true) => {
+            return Err(InputError::new(format!(
+                "{} is encrypted (an OpenPGP message) but container_type is {}",
+                source.display(),
+                effective.as_str()
+            ))
+            .hint(format!(
+                "set container_type to {} and pass --decryption-key KEYFILE",
+                declared
+                    .encrypted()
+                    .map(|t| t.as_str())
+                    .unwrap_or("an Encrypted… type")
+            )));
+        }
+        (false, false) => (name, None),
+        (true, true) => {
+            info.encrypted_by = Some("user".into());
+            info.decryption_key = options.decryption_key.as_ref().map(|p| {
+                std::path::absolute(p)
+                    .unwrap_or_else(|_| p.clone())
+                    .display()
+                    .to_string()
+            });
+            (name, None)
+        }
+        (true, false) => {
+            if options.decryption_key.is_some() {
+                return Err(InputError::new(
+                    "--decryption-key names the key of an image you encrypted, but this image is not encrypted",
+                )
+                .hint("drop --decryption-key: cubeship encrypts the image and writes a fresh key"));
+            }
+            let deploy_dir = options
+                .deploy_dir
+                .clone()
+                .unwrap_or_else(|| cube.root.join("deploy"));
+            let key_path =
+                crate::container::key_path(&std::path::absolute(&deploy_dir).unwrap_or(deploy_dir));
+            let key = if create_key {
+                crate::container::load_or_create_key(&key_path)?
+            } else {
+                cubeship_provider::Secret::new(String::new())
+            };
+            info.encrypted_by = Some("cubeship".into());
+            info.decryption_key = Some(key_path.display().to_string());
+            (format!("{name}.gpg"), Some(key))
+        }
+    };
+    Ok(Some(ContainerPlan {
+        info,
+        source: Some(source),
+        file,
+        encrypt_with,
+        retype: effective != declared,
+    }))
 }
 
 fn partial_name(path: &Path) -> PathBuf {

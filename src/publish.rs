@@ -50,6 +50,8 @@ pub struct PublishOptions {
     pub verify: bool,
     /// Hash printed in the medperf command.
     pub hash: HashKind,
+    /// Look up a DockerImage container's registry digest for `--image-hash`.
+    pub image_digest: bool,
     /// Plan only.
     pub dry_run: bool,
     /// Uploads at once.
@@ -422,19 +424,63 @@ pub async fn publish(
     options: &PublishOptions,
     reporter: &dyn Reporter,
 ) -> anyhow::Result<PublishReport> {
-    let items: Vec<Item> = manifest
-        .components
-        .iter()
-        .map(|c| Item::from_component(deploy_dir, c))
+    let mut manifest = manifest.clone();
+    let name = manifest.mlcube.name.clone();
+    let template = options.key_template.as_deref();
+    let items_of = |manifest: &Manifest| -> Vec<Item> {
+        manifest
+            .components
+            .iter()
+            .map(|c| Item::from_component(deploy_dir, c))
+            .collect()
+    };
+    // Every component is checked against every destination before anything is sent.
+    plan(&name, &items_of(&manifest), targets, template)?;
+    warn_about_registries(&manifest, targets, reporter);
+
+    // A hosted container image goes first: the deploy copy of the config then names its
+    // verified URL, and is published with it.
+    let image_index = manifest.container.as_ref().and_then(|_| {
+        manifest
+            .components
+            .iter()
+            .position(|c| c.role == Role::Image)
+    });
+    let mut grid: Vec<Option<Vec<UploadReport>>> = vec![None; manifest.components.len()];
+    if let Some(index) = image_index {
+        let item = [Item::from_component(
+            deploy_dir,
+            &manifest.components[index],
+        )];
+        let keys = plan(&name, &item, targets, template)?;
+        let uploads = transfer(&item, targets, &keys, options, reporter)
+            .await
+            .into_iter()
+            .next()
+            .unwrap_or_default();
+        if !options.dry_run
+            && let Some(url) = uploads
+                .first()
+                .filter(|u| u.is_published(options.verify))
+                .and_then(|u| u.url.clone())
+        {
+            crate::container::point_config_at(deploy_dir, &mut manifest, &url)?;
+        }
+        grid[index] = Some(uploads);
+    }
+    let rest: Vec<usize> = (0..manifest.components.len())
+        .filter(|i| Some(*i) != image_index)
         .collect();
-    let keys = plan(
-        &manifest.mlcube.name,
-        &items,
-        targets,
-        options.key_template.as_deref(),
-    )?;
-    warn_about_registries(manifest, targets, reporter);
-    let grid = transfer(&items, targets, &keys, options, reporter).await;
+    let all_items = items_of(&manifest);
+    let items: Vec<Item> = rest.iter().map(|i| all_items[*i].clone()).collect();
+    let keys = plan(&name, &items, targets, template)?;
+    for (index, uploads) in rest
+        .iter()
+        .zip(transfer(&items, targets, &keys, options, reporter).await)
+    {
+        grid[*index] = Some(uploads);
+    }
+
     let components: Vec<ComponentReport> = manifest
         .components
         .iter()
@@ -445,22 +491,84 @@ pub async fn publish(
             size: c.size,
             sha256: c.sha256.clone(),
             sha1: c.sha1.clone(),
-            uploads,
+            uploads: uploads.unwrap_or_default(),
         })
         .collect();
     let mut report = PublishReport {
         schema_version: crate::package::SCHEMA_VERSION,
         mlcube: Some(manifest.mlcube.clone()),
+        container: None,
         components,
         verification: options.verify,
         medperf_command: None,
     };
+    report.container = container_report(&manifest, &report, targets, options, reporter).await;
     if !options.dry_run {
         report.medperf_command = medperf_command(&report, deploy_dir, options);
         crate::package::write_json(&deploy_dir.join(report::PUBLISH_JSON), &report)
             .map_err(|e| Failure(e.to_string()))?;
     }
     Ok(report)
+}
+
+/// What the report says of a container cube's image: where MedPerf gets it and the
+/// `--image-hash` it registers.
+async fn container_report(
+    manifest: &Manifest,
+    report: &PublishReport,
+    targets: &[Target],
+    options: &PublishOptions,
+    reporter: &dyn Reporter,
+) -> Option<report::ContainerReport> {
+    let container = manifest.container.as_ref()?;
+    let mut out = report::ContainerReport {
+        container_type: container.container_type,
+        image_source: report::ImageSource::File,
+        image: None,
+        image_hash: None,
+        image_hash_source: None,
+        decryption_key: container.decryption_key.clone(),
+    };
+    if container.container_type.is_file() {
+        let image = report
+            .components
+            .iter()
+            .find(|c| c.role == Some(Role::Image))?;
+        let first = image.uploads.first()?;
+        if first.is_published(options.verify) {
+            out.image = first.url.clone();
+            out.image_hash = Some(match options.hash {
+                HashKind::Sha256 => image.sha256.clone(),
+                HashKind::Sha1 => image.sha1.clone(),
+            });
+            out.image_hash_source = Some("the hosted file's hash".into());
+        }
+        if container.container_type.is_encrypted() && container.decryption_key.is_none() {
+            reporter.warning(
+                "the image was encrypted before packaging and no --decryption-key was given: \
+                 add `--decryption-key KEYFILE` to the medperf command",
+            );
+        }
+        return Some(out);
+    }
+    out.image_source = report::ImageSource::Registry;
+    out.image = manifest.mlcube.docker_image.clone();
+    if options.image_digest
+        && !options.dry_run
+        && let Some(image) = &out.image
+    {
+        match crate::container::registry_digest(image, targets).await {
+            Ok(digest) => {
+                out.image_hash = Some(digest);
+                out.image_hash_source = Some("the registry's manifest digest".into());
+            }
+            Err(e) => reporter.warning(&format!(
+                "cannot look up the digest of {image} ({e}); the medperf command has no --image-hash \
+                 (MedPerf then records the digest it pulls)"
+            )),
+        }
+    }
+    Some(out)
 }
 
 /// Uploads files as they are (`cubeship NAME upload FILE…`), each under its own name, then
@@ -479,6 +587,7 @@ pub async fn upload_files(
     Ok(PublishReport {
         schema_version: crate::package::SCHEMA_VERSION,
         mlcube: None,
+        container: None,
         components: items
             .iter()
             .zip(grid)
@@ -599,6 +708,14 @@ pub fn medperf_command(
                         hash.clone(),
                     ]),
                     Role::Image => {}
+                }
+            }
+            if let Some(container) = &report.container {
+                if let Some(hash) = &container.image_hash {
+                    words.extend(["--image-hash".to_string(), hash.clone()]);
+                }
+                if let Some(key) = &container.decryption_key {
+                    words.extend(["--decryption-key".to_string(), key.clone()]);
                 }
             }
         }

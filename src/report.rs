@@ -52,6 +52,34 @@ impl UploadReport {
     }
 }
 
+/// Where MedPerf gets a container's image.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ImageSource {
+    /// A file cubeship hosted (the `image` component).
+    File,
+    /// A registry image (`DockerImage`).
+    Registry,
+}
+
+/// The image part of a container cube's registration.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct ContainerReport {
+    /// The type registered.
+    pub container_type: crate::container::ContainerType,
+    /// File or registry.
+    pub image_source: ImageSource,
+    /// The hosted file's verified URL on the first destination, or the registry reference.
+    pub image: Option<String>,
+    /// What `--image-hash` carries: the hosted file's hash, or `sha256:…` of the registry
+    /// manifest; `null` when unknown (not published, lookup skipped or failed).
+    pub image_hash: Option<String>,
+    /// How `image_hash` was obtained.
+    pub image_hash_source: Option<String>,
+    /// The local key file for `--decryption-key` (never uploaded).
+    pub decryption_key: Option<String>,
+}
+
 /// One component (or file uploaded as it is) on every destination.
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct ComponentReport {
@@ -77,6 +105,9 @@ pub struct PublishReport {
     /// The cube, when a cube was published.
     #[serde(skip_serializing_if = "Option::is_none", default)]
     pub mlcube: Option<CubeInfo>,
+    /// How a container cube's image is registered (container_config.yaml cubes).
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub container: Option<ContainerReport>,
     /// Every component.
     pub components: Vec<ComponentReport>,
     /// `false` with `--no-verify`.

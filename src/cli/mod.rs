@@ -106,6 +106,17 @@ struct CubeArgs {
     /// gzip level of the archives, 0 (store) to 9.
     #[arg(long, default_value_t = 6, value_parser = clap::value_parser!(u32).range(0..=9))]
     compression_level: u32,
+    /// Container cubes of a file type: the image file to host [default: the one file in
+    /// workspace/.image/].
+    #[arg(long, value_name = "FILE", help_heading = "Container images")]
+    image: Option<PathBuf>,
+    /// Encrypt the image (DockerArchive/SingularityFile become Encrypted…) with a fresh key
+    /// written next to the deploy folder; MedPerf decrypts it with gpg.
+    #[arg(long, help_heading = "Container images")]
+    encrypt: bool,
+    /// The key file of an image you encrypted yourself, for the medperf command (it stays local).
+    #[arg(long, value_name = "KEYFILE", help_heading = "Container images")]
+    decryption_key: Option<PathBuf>,
 }
 
 #[derive(Args, Debug)]
@@ -133,6 +144,9 @@ struct PublishSettings {
     /// Hash printed in the medperf command: sha256 (MedPerf since late 2023) or sha1 (older).
     #[arg(long, value_parser = ["sha256", "sha1"], default_value = "sha256")]
     hash: String,
+    /// DockerImage containers: do not look up the image's registry digest for --image-hash.
+    #[arg(long)]
+    no_image_digest: bool,
 }
 
 #[derive(Args, Debug)]
@@ -292,6 +306,7 @@ async fn dispatch(matches: &clap::ArgMatches, global: GlobalArgs) -> anyhow::Res
                 .subcommand_matches("package-and-publish")
                 .expect("package-and-publish matches");
             let cube = load_cube(&args.cube, &global)?;
+            package::check(&cube, &package_options(&args.cube))?;
             publish::validate_key_template(args.publish.key_template.as_deref())?;
             let targets = open_destinations(&args.publish, sub).await?;
             let options = publish_options(&args.publish, &global)?;
@@ -382,6 +397,7 @@ async fn upload(
         overwrite: settings.overwrite,
         verify: !settings.no_verify,
         hash: HashKind::Sha256,
+        image_digest: false,
         dry_run: global.dry_run,
         jobs: global.jobs as usize,
     };
@@ -518,6 +534,9 @@ fn package_options(args: &CubeArgs) -> PackageOptions {
             level: args.compression_level,
             ..Default::default()
         }),
+        image: args.image.clone(),
+        encrypt: args.encrypt,
+        decryption_key: args.decryption_key.clone(),
     }
 }
 
@@ -530,6 +549,7 @@ fn publish_options(
         overwrite: settings.overwrite,
         verify: !settings.no_verify,
         hash: settings.hash.parse()?,
+        image_digest: !settings.no_image_digest,
         dry_run: global.dry_run,
         jobs: global.jobs as usize,
     })

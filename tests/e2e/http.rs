@@ -17,14 +17,14 @@ const PASSWORD: &str = "s3cret-Pa55word";
 /// Locations: `/cubes/` accepts authenticated PUT and creates folders; `/public/` serves the
 /// same files read-only (a separate GET base); `/readonly/` has no PUT; `/small/` accepts
 /// bodies up to 1 KiB; `/mkcol/` needs folders made with MKCOL first.
-struct Nginx {
+pub(crate) struct Nginx {
     server: Server,
     dir: tempfile::TempDir,
     port: u16,
 }
 
 impl Nginx {
-    fn start() -> Nginx {
+    pub(crate) fn start() -> Nginx {
         let dir = tempfile::tempdir().unwrap();
         let root = dir.path();
         for sub in [
@@ -138,7 +138,7 @@ http {{
         Nginx { server, dir, port }
     }
 
-    fn url(&self, path: &str) -> String {
+    pub(crate) fn url(&self, path: &str) -> String {
         format!("http://127.0.0.1:{}/{path}", self.port)
     }
 
@@ -190,7 +190,7 @@ fn running_as_root() -> bool {
 }
 
 /// `cubeship ARGS…` with the given extra environment (credentials) and no ~/.netrc.
-fn cubeship_with<I, S>(env: &[(&str, &str)], args: I) -> Run
+pub(crate) fn cubeship_with<I, S>(env: &[(&str, &str)], args: I) -> Run
 where
     I: IntoIterator<Item = S>,
     S: AsRef<std::ffi::OsStr>,
@@ -203,7 +203,7 @@ where
     run(command.args(args))
 }
 
-fn credentials() -> [(&'static str, &'static str); 2] {
+pub(crate) fn credentials() -> [(&'static str, &'static str); 2] {
     [
         ("CUBESHIP_HTTP_USER", USER),
         ("CUBESHIP_HTTP_PASSWORD", PASSWORD),
