@@ -272,7 +272,7 @@ fn an_image_encrypted_beforehand_is_published_as_is_with_the_given_key() {
 
 #[test]
 fn bad_container_configs_exit_2_before_anything_is_uploaded() {
-    let cases: Vec<(&str, Box<dyn Fn(&Path)>, &[&str], &str)> = vec![
+    let cases: Vec<(&str, Edit, &[&str], &str)> = vec![
         (
             "unknown type",
             Box::new(|c: &Path| edit(c, "container_type: DockerArchive", "container_type: Podman")),
@@ -353,6 +353,9 @@ fn bad_container_configs_exit_2_before_anything_is_uploaded() {
         assert!(!cube.join("deploy").exists(), "{what}: no deploy folder");
     }
 }
+
+/// A change that breaks a container cube.
+type Edit = Box<dyn Fn(&Path)>;
 
 fn edit(cube: &Path, from: &str, to: &str) {
     let path = cube.join("container_config.yaml");
