@@ -6,10 +6,19 @@ cd "$(dirname "$0")/.."
 
 as_root() { if [ "$(id -u)" = 0 ]; then "$@"; else sudo "$@"; fi; }
 
-# nginx (HTTP PUT provider), from Debian's packages.
+# From Debian's packages: nginx (HTTP PUT provider) and docker-registry (CNCF distribution,
+# the OCI registry that tests/e2e/oci.rs resolves image digests from; the tests start their
+# own instance with a generated config, the package's service is not used).
+APT_PACKAGES=()
 if ! command -v nginx >/dev/null 2>&1 && [ ! -x /usr/sbin/nginx ]; then
+  APT_PACKAGES+=(nginx-light)
+fi
+if [ ! -x /usr/bin/docker-registry ]; then
+  APT_PACKAGES+=(docker-registry)
+fi
+if [ "${#APT_PACKAGES[@]}" -gt 0 ]; then
   as_root apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive as_root apt-get install -y -qq nginx-light >/dev/null
+  DEBIAN_FRONTEND=noninteractive as_root apt-get install -y -qq "${APT_PACKAGES[@]}" >/dev/null
 fi
 
 # Python servers: moto (S3), fake-gcs-server and gcp-storage-emulator (GCS).

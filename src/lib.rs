@@ -9,6 +9,7 @@ pub mod archive;
 pub mod destinations;
 pub mod error;
 pub mod mlcube;
+pub mod oci;
 pub mod package;
 pub mod publish;
 pub mod registry;
