@@ -6,11 +6,14 @@ cd "$(dirname "$0")/.."
 
 as_root() { if [ "$(id -u)" = 0 ]; then "$@"; else sudo "$@"; fi; }
 
-# From Debian's packages: nginx (HTTP PUT provider) and gnupg (the container tests decrypt
-# images with MedPerf's own gpg command line).
+# From Debian's packages: nginx (HTTP PUT provider), gnupg (the container tests decrypt images
+# with MedPerf's own gpg command line) and docker-registry (CNCF distribution, the OCI registry
+# tests/e2e/oci.rs resolves image digests from; the tests start their own instance with a
+# generated config, the package's service is not used).
 missing=()
 command -v nginx >/dev/null 2>&1 || [ -x /usr/sbin/nginx ] || missing+=(nginx-light)
 command -v gpg >/dev/null 2>&1 || missing+=(gnupg)
+[ -x /usr/bin/docker-registry ] || missing+=(docker-registry)
 if [ ${#missing[@]} -gt 0 ]; then
   as_root apt-get update -qq
   DEBIAN_FRONTEND=noninteractive as_root apt-get install -y -qq "${missing[@]}" >/dev/null

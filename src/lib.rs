@@ -10,6 +10,7 @@ pub mod container;
 pub mod destinations;
 pub mod error;
 pub mod mlcube;
+pub mod oci;
 pub mod package;
 pub mod publish;
 pub mod registry;

@@ -9,6 +9,7 @@ mod gcs;
 mod github;
 mod github_contract;
 mod http;
+mod oci;
 mod package;
 mod publish_dir;
 mod s3;
