@@ -460,15 +460,31 @@ fn yaml_scalar(value: &str) -> String {
     }
 }
 
-/// The registry digest of `image` (`sha256:…`), for `--image-hash` of a DockerImage container.
+/// The registry digest of `image` (`sha256:…`), for `--image-hash` of a DockerImage container:
+/// anonymously, or with the login of the registered store that goes with the image's registry
+/// (its credentials read from `env`).
 pub async fn registry_digest(
     image: &str,
-    _targets: &[crate::destinations::Target],
+    env: &cubeship_provider::EnvLookup,
 ) -> Result<String, cubeship_provider::Error> {
-    Err(cubeship_provider::Error::new(
-        cubeship_provider::ErrorKind::NotSupported,
-        format!("registry lookup of {image} is not built yet"),
-    ))
+    use crate::oci::{ImageReference, RegistryLogin, resolve_digest};
+    let invalid = |e: InputError| {
+        cubeship_provider::Error::new(cubeship_provider::ErrorKind::InvalidInput, e.message)
+    };
+    let reference = ImageReference::parse(image).map_err(invalid)?;
+    let mut login = None;
+    for factory in crate::registry::FACTORIES {
+        if let Some(registry) = factory.container_registry
+            && registry.host == reference.registry
+        {
+            let settings = cubeship_provider::Settings::from_env(factory.options, env.clone());
+            login = (registry.login)(&settings)
+                .await
+                .map_err(invalid)?
+                .map(|(username, password)| RegistryLogin { username, password });
+        }
+    }
+    resolve_digest(&reference, login.as_ref()).await
 }
 
 #[cfg(test)]

@@ -40,8 +40,10 @@ impl std::str::FromStr for HashKind {
 }
 
 /// How to publish.
-#[derive(Clone, Debug)]
+#[derive(Clone)]
 pub struct PublishOptions {
+    /// The environment credentials are read from (registry logins).
+    pub env: cubeship_provider::EnvLookup,
     /// Object key template (`None`: content-addressed default).
     pub key_template: Option<String>,
     /// Replace an object that holds other content.
@@ -502,7 +504,7 @@ pub async fn publish(
         verification: options.verify,
         medperf_command: None,
     };
-    report.container = container_report(&manifest, &report, targets, options, reporter).await;
+    report.container = container_report(&manifest, &report, options, reporter).await;
     if !options.dry_run {
         report.medperf_command = medperf_command(&report, deploy_dir, options);
         crate::package::write_json(&deploy_dir.join(report::PUBLISH_JSON), &report)
@@ -516,7 +518,6 @@ pub async fn publish(
 async fn container_report(
     manifest: &Manifest,
     report: &PublishReport,
-    targets: &[Target],
     options: &PublishOptions,
     reporter: &dyn Reporter,
 ) -> Option<report::ContainerReport> {
@@ -557,7 +558,7 @@ async fn container_report(
         && !options.dry_run
         && let Some(image) = &out.image
     {
-        match crate::container::registry_digest(image, targets).await {
+        match crate::container::registry_digest(image, &options.env).await {
             Ok(digest) => {
                 out.image_hash = Some(digest);
                 out.image_hash_source = Some("the registry's manifest digest".into());

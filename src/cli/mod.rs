@@ -393,6 +393,7 @@ async fn upload(
     };
     let target = destinations::open_upload(factory, items.len(), &open).await?;
     let options = PublishOptions {
+        env: process_env(),
         key_template: Some("{file}".into()),
         overwrite: settings.overwrite,
         verify: !settings.no_verify,
@@ -545,6 +546,7 @@ fn publish_options(
     global: &GlobalArgs,
 ) -> Result<PublishOptions, InputError> {
     Ok(PublishOptions {
+        env: process_env(),
         key_template: settings.key_template.clone(),
         overwrite: settings.overwrite,
         verify: !settings.no_verify,

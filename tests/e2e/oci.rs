@@ -459,3 +459,84 @@ fn oci_answers_a_basic_challenge_with_a_login() {
     assert_eq!(error.kind, ErrorKind::Unauthenticated, "{error}");
     assert!(!error.message.contains("not-the-secret"), "{error}");
 }
+
+/// The example DockerImage cube with its `image:` set to `image`.
+fn docker_image_cube(image: &str) -> (tempfile::TempDir, std::path::PathBuf) {
+    let (temp, cube) = crate::support::example_cube("chestxray-tutorial-mobilenetv2");
+    let config = cube.join("container_config.yaml");
+    let text = std::fs::read_to_string(&config)
+        .unwrap()
+        .replace("mlcommons/chestxray-tutorial-mobilenetv2:0.0.1", image);
+    std::fs::write(&config, text).unwrap();
+    (temp, cube)
+}
+
+fn publish_to_folder(
+    cube: &std::path::Path,
+    dest: &std::path::Path,
+    extra: &[&str],
+) -> crate::support::Run {
+    let mut args = vec![
+        "--json".to_string(),
+        "package-and-publish".into(),
+        cube.display().to_string(),
+        "--to".into(),
+        format!("dir:{}", dest.display()),
+    ];
+    args.extend(extra.iter().map(|s| s.to_string()));
+    crate::support::cubeship_run(&args)
+}
+
+#[test]
+fn a_docker_image_cube_gets_the_registry_digest_as_image_hash() {
+    let registry = Registry::start();
+    let (_, pushed) =
+        runtime().block_on(push_image(&registry.base(), "cubeship/model", "1.0", "m"));
+    let (temp, cube) = docker_image_cube(&format!("{}/cubeship/model:1.0", registry.host));
+    let run = publish_to_folder(&cube, &temp.path().join("published"), &[]);
+    run.assert_code(0);
+    let report = run.json();
+    let container = &report["container"];
+    assert_eq!(container["container_type"], "DockerImage");
+    assert_eq!(container["image_source"], "registry");
+    assert_eq!(container["image_hash"], pushed.as_str(), "{report:#}");
+    let command = report["medperf_command"].as_str().unwrap();
+    assert!(
+        command.contains(&format!("--image-hash {pushed}")),
+        "{command}"
+    );
+
+    let skipped = publish_to_folder(
+        &cube,
+        &temp.path().join("published"),
+        &["--no-image-digest"],
+    );
+    skipped.assert_code(0);
+    assert!(
+        !skipped.json()["medperf_command"]
+            .as_str()
+            .unwrap()
+            .contains("--image-hash")
+    );
+}
+
+#[test]
+fn an_unreachable_registry_gives_a_warning_and_no_image_hash_never_a_wrong_one() {
+    let port = free_port();
+    let (temp, cube) = docker_image_cube(&format!("127.0.0.1:{port}/cubeship/model:1.0"));
+    let run = publish_to_folder(&cube, &temp.path().join("published"), &[]);
+    run.assert_code(0);
+    assert!(
+        run.stderr.contains("cannot look up the digest"),
+        "{}",
+        run.stderr
+    );
+    let report = run.json();
+    assert!(report["container"]["image_hash"].is_null(), "{report:#}");
+    assert!(
+        !report["medperf_command"]
+            .as_str()
+            .unwrap()
+            .contains("--image-hash")
+    );
+}

@@ -7,7 +7,7 @@ use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
 
-use crate::{InputError, OptionSpec, Provider, Settings};
+use crate::{InputError, OptionSpec, Provider, Secret, Settings};
 
 /// What the user named as the place to upload to, before any provider is built.
 #[derive(Clone, Copy, Debug)]
@@ -24,6 +24,21 @@ pub enum Destination<'a> {
 /// What `ProviderFactory::open` returns.
 pub type OpenFuture<'a> =
     Pin<Box<dyn Future<Output = Result<Arc<dyn Provider>, InputError>> + Send + 'a>>;
+
+/// What a registry login lookup returns: a user name and password for the registry's token
+/// endpoint, or `None` when the user has no credentials for it.
+pub type LoginFuture<'a> =
+    Pin<Box<dyn Future<Output = Result<Option<(String, Secret)>, InputError>> + Send + 'a>>;
+
+/// The container registry that goes with a store, and how its users log in to it with the
+/// store's own credentials (docker.synapse.org takes a Synapse user and access token).
+#[derive(Clone, Copy)]
+pub struct ContainerRegistry {
+    /// The registry's host, as image references name it.
+    pub host: &'static str,
+    /// The login from the store's resolved settings.
+    pub login: for<'a> fn(&'a Settings) -> LoginFuture<'a>,
+}
 
 /// One kind of storage as the application registers it: what it is, declared once as a table
 /// (the rclone idea), and how to build a configured `Provider`.
@@ -44,6 +59,8 @@ pub struct ProviderFactory {
     /// `tracing` filter directives that keep its libraries' chatter off the user's terminal
     /// at the default level, as in `aws_config=error`.
     pub log_directives: &'static [&'static str],
+    /// The container registry that goes with the store, if any.
+    pub container_registry: Option<ContainerRegistry>,
     /// Builds a provider for a destination from the resolved options (its `options` and, for
     /// uploads, its `upload_options`). Configuration mistakes are `InputError`s that name the
     /// option or variable and say what to do; none contains a secret.

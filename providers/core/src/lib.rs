@@ -18,7 +18,8 @@ mod types;
 
 pub use error::{Error, ErrorKind, InputError, Result};
 pub use factory::{
-    BUCKET_UPLOAD_OPTIONS, Destination, OpenFuture, ProviderFactory, bucket_and_prefix,
+    BUCKET_UPLOAD_OPTIONS, ContainerRegistry, Destination, LoginFuture, OpenFuture,
+    ProviderFactory, bucket_and_prefix,
 };
 pub use options::{
     EnvLookup, OptionSpec, Origin, PUBLIC_URL_BASE, Scope, Settings, ValueKind, process_env,

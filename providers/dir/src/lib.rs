@@ -28,6 +28,7 @@ pub static FACTORY: ProviderFactory = ProviderFactory {
     options: &[],
     upload_options: UPLOAD_OPTIONS,
     log_directives: &[],
+    container_registry: None,
     opener: |destination, settings| Box::pin(open(destination, settings)),
 };
 

@@ -54,6 +54,7 @@ pub static FACTORY: ProviderFactory = ProviderFactory {
     options: OPTIONS,
     upload_options: BUCKET_UPLOAD_OPTIONS,
     log_directives: &[],
+    container_registry: None,
     opener: |destination, settings| Box::pin(open(destination, settings)),
 };
 

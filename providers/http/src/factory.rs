@@ -70,6 +70,7 @@ pub static FACTORY: ProviderFactory = ProviderFactory {
     options: OPTIONS,
     upload_options: UPLOAD_OPTIONS,
     log_directives: &[],
+    container_registry: None,
     opener: |destination, settings| Box::pin(open(destination, settings)),
 };
 

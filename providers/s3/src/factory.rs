@@ -95,6 +95,7 @@ pub static FACTORY: ProviderFactory = ProviderFactory {
     upload_options: BUCKET_UPLOAD_OPTIONS,
     // aws-config warns about every profile file it does not find.
     log_directives: &["aws_config=error", "aws_smithy_runtime=warn"],
+    container_registry: None,
     opener: |destination, settings| Box::pin(open(destination, settings)),
 };
 

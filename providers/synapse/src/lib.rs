@@ -14,9 +14,9 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use cubeship_provider::http::{Download, is_loopback, parse_http_url};
 use cubeship_provider::{
-    Asset, Capabilities, Destination, Error, ErrorKind, InputError, ObjectKey, OptionSpec,
-    Provider, ProviderFactory, RemoteObject, Result, SHA256_METADATA_KEY, Secret, Settings,
-    UploadRequest, Uploaded,
+    Asset, Capabilities, ContainerRegistry, Destination, Error, ErrorKind, InputError, ObjectKey,
+    OptionSpec, Provider, ProviderFactory, RemoteObject, Result, SHA256_METADATA_KEY, Secret,
+    Settings, UploadRequest, Uploaded,
 };
 use serde_json::{Value, json};
 use url::Url;
@@ -72,6 +72,10 @@ pub static FACTORY: ProviderFactory = ProviderFactory {
     options: OPTIONS,
     upload_options: UPLOAD_OPTIONS,
     log_directives: &[],
+    container_registry: Some(ContainerRegistry {
+        host: CONTAINER_REGISTRY,
+        login: |settings| Box::pin(registry_login(settings)),
+    }),
     opener: |destination, settings| Box::pin(open(destination, settings)),
 };
 
@@ -112,6 +116,21 @@ async fn open(
         parent,
         endpoint,
     }))
+}
+
+/// The login docker.synapse.org takes: the Synapse user name and the access token. `None`
+/// without a token.
+async fn registry_login(
+    settings: &Settings,
+) -> std::result::Result<Option<(String, Secret)>, InputError> {
+    let Ok(token) = token(settings) else {
+        return Ok(None);
+    };
+    let api = Api::new(&endpoint(settings)?, token.clone(), settings.retry())
+        .map_err(InputError::from)?;
+    let profile = api.user_profile().await.map_err(InputError::from)?;
+    let user = profile["userName"].as_str().unwrap_or_default().to_string();
+    Ok(Some((user, token)))
 }
 
 fn endpoint(settings: &Settings) -> std::result::Result<Url, InputError> {
