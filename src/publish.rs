@@ -54,6 +54,8 @@ pub struct PublishOptions {
     pub hash: HashKind,
     /// Look up a DockerImage container's registry digest for `--image-hash`.
     pub image_digest: bool,
+    /// The container command registers it as OPERATIONAL (`--operational`).
+    pub operational: bool,
     /// Plan only.
     pub dry_run: bool,
     /// Uploads at once.
@@ -718,6 +720,9 @@ pub fn medperf_command(
                 if let Some(key) = &container.decryption_key {
                     words.extend(["--decryption-key".to_string(), key.clone()]);
                 }
+            }
+            if options.operational {
+                words.push("--operational".into());
             }
         }
     }

@@ -147,6 +147,9 @@ struct PublishSettings {
     /// DockerImage containers: do not look up the image's registry digest for --image-hash.
     #[arg(long)]
     no_image_digest: bool,
+    /// Container cubes: the medperf command registers the container as OPERATIONAL.
+    #[arg(long)]
+    operational: bool,
 }
 
 #[derive(Args, Debug)]
@@ -399,6 +402,7 @@ async fn upload(
         verify: !settings.no_verify,
         hash: HashKind::Sha256,
         image_digest: false,
+        operational: false,
         dry_run: global.dry_run,
         jobs: global.jobs as usize,
     };
@@ -552,6 +556,7 @@ fn publish_options(
         verify: !settings.no_verify,
         hash: settings.hash.parse()?,
         image_digest: !settings.no_image_digest,
+        operational: settings.operational,
         dry_run: global.dry_run,
         jobs: global.jobs as usize,
     })

@@ -177,7 +177,7 @@ fn medperf_decrypt(file: &Path, key: &Path) -> Vec<u8> {
 fn encrypt_makes_an_image_medperfs_gpg_decrypts_and_the_key_stays_local() {
     let nginx = Nginx::start();
     let (temp, cube) = container_cube("DockerArchive", Some(250_000));
-    let run = publish_to(&nginx, &cube, &["--encrypt"]);
+    let run = publish_to(&nginx, &cube, &["--encrypt", "--operational"]);
     run.assert_code(0);
     let report = run.json();
     let (url, _) = assert_image_registered(&report, &cube, "EncryptedDockerArchive");
