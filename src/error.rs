@@ -17,3 +17,22 @@ impl fmt::Display for Failure {
 }
 
 impl std::error::Error for Failure {}
+
+/// One error for several input problems: the only one as it is, or a numbered list with each
+/// problem's hint under it. `None` when there is no problem.
+pub fn combine(mut problems: Vec<InputError>) -> Option<InputError> {
+    match problems.len() {
+        0 => None,
+        1 => problems.pop(),
+        n => {
+            let mut message = format!("{n} problems:");
+            for (i, problem) in problems.iter().enumerate() {
+                message.push_str(&format!("\n  {}. {}", i + 1, problem.message));
+                if let Some(hint) = &problem.hint {
+                    message.push_str(&format!("\n     hint: {hint}"));
+                }
+            }
+            Some(InputError::new(message))
+        }
+    }
+}

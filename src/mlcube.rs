@@ -253,11 +253,15 @@ pub fn load(
         Layout::Mlcube => legacy_tasks(&document, &manifest_path)?,
         Layout::Container => container_tasks(&document, &manifest_path)?,
     };
-    check_tasks(&mut cube, &tasks, cube_type)?;
+    // Every problem is reported in one run, each naming its file and fix.
+    let mut problems = check_tasks(&mut cube, &tasks, cube_type);
     if layout == Layout::Mlcube {
-        check_image_runners(&cube, &document)?;
+        problems.extend(check_image_runners(&cube, &document));
     }
-    Ok(cube)
+    match crate::error::combine(problems) {
+        Some(error) => Err(error),
+        None => Ok(cube),
+    }
 }
 
 fn folder_name(root: &Path) -> String {
@@ -381,13 +385,14 @@ fn check_tasks(
     cube: &mut MlCube,
     tasks: &BTreeMap<String, Task>,
     cube_type: Option<CubeType>,
-) -> Result<(), InputError> {
+) -> Vec<InputError> {
+    let mut problems_found = Vec::new();
     let manifest = cube.manifest_path.display().to_string();
     match cube_type {
         Some(t) => {
             let problems = type_problems(t, tasks);
             if !problems.is_empty() {
-                return Err(InputError::new(format!(
+                problems_found.push(InputError::new(format!(
                     "{manifest} does not describe a MedPerf {} cube: {}",
                     t.label(),
                     problems.join("; ")
@@ -412,13 +417,13 @@ fn check_tasks(
         for (input, value) in &task.inputs {
             if input == "parameters_file" {
                 if cube.layout == Layout::Mlcube && value != PARAMETERS_FILE {
-                    return Err(InputError::new(format!(
+                    problems_found.push(InputError::new(format!(
                         "{manifest}: task `{task_name}` names its parameters_file `{value}`"
                     ))
                     .hint("MedPerf only hosts workspace/parameters.yaml: rename the file and the input to parameters.yaml"));
                 }
                 if cube.parameters_path.is_none() {
-                    return Err(InputError::new(format!(
+                    problems_found.push(InputError::new(format!(
                         "{manifest}: task `{task_name}` takes a parameters_file but {} is missing",
                         workspace.join(PARAMETERS_FILE).display()
                     ))
@@ -434,7 +439,7 @@ fn check_tasks(
             {
                 let target = workspace.join(relative);
                 if !target.exists() {
-                    return Err(InputError::new(format!(
+                    problems_found.push(InputError::new(format!(
                         "{manifest}: task `{task_name}` input `{input}` points to {}, which does not exist",
                         target.display()
                     ))
@@ -443,10 +448,11 @@ fn check_tasks(
             }
         }
     }
-    Ok(())
+    problems_found
 }
 
-fn check_image_runners(cube: &MlCube, document: &Value) -> Result<(), InputError> {
+fn check_image_runners(cube: &MlCube, document: &Value) -> Vec<InputError> {
+    let mut problems_found = Vec::new();
     let manifest = cube.manifest_path.display();
     let image_of = |runner: &str| {
         document
@@ -458,20 +464,24 @@ fn check_image_runners(cube: &MlCube, document: &Value) -> Result<(), InputError
     let docker = image_of("docker");
     let singularity = image_of("singularity");
     if docker.is_some() && singularity.is_some() {
-        return Err(InputError::new(format!(
-            "{manifest} names an image for both docker and singularity"
-        ))
-        .hint("MedPerf hosts one image per cube: keep the image in one runner section only"));
+        problems_found.push(
+            InputError::new(format!(
+                "{manifest} names an image for both docker and singularity"
+            ))
+            .hint("MedPerf hosts one image per cube: keep the image in one runner section only"),
+        );
     }
     if let Some(sif) = singularity {
         let in_image_dir = cube.workspace().join(IMAGE_DIR).join(&sif);
         if !in_image_dir.is_file() {
-            return Err(InputError::new(format!(
-                "{manifest}: singularity image `{sif}` is not in {}",
-                cube.workspace().join(IMAGE_DIR).display()
-            ))
-            .hint("build or copy the image file into workspace/.image/ before packaging"));
+            problems_found.push(
+                InputError::new(format!(
+                    "{manifest}: singularity image `{sif}` is not in {}",
+                    cube.workspace().join(IMAGE_DIR).display()
+                ))
+                .hint("build or copy the image file into workspace/.image/ before packaging"),
+            );
         }
     }
-    Ok(())
+    problems_found
 }

@@ -123,6 +123,32 @@ fn a_manifest_naming_missing_weights_is_refused() {
     assert_no_staging_left(&cube);
 }
 
+#[test]
+fn every_input_problem_is_reported_in_one_run() {
+    let (_temp, cube) = example_cube("chestxray-xrv-densenet");
+    std::fs::remove_file(cube.join("workspace/parameters.yaml")).unwrap();
+    let run = package(&cube, &[]);
+    run.assert_code(2);
+    assert!(run.stderr.contains("2 problems"), "{}", run.stderr);
+    assert!(
+        run.stderr.contains("additional_files/weights.pt"),
+        "{}",
+        run.stderr
+    );
+    assert!(
+        run.stderr.contains("parameters.yaml is missing"),
+        "{}",
+        run.stderr
+    );
+    assert_eq!(
+        run.stderr.matches("hint:").count(),
+        2,
+        "one hint each:\n{}",
+        run.stderr
+    );
+    assert!(!cube.join("deploy").exists());
+}
+
 /// Builds an MLCube whose additional files exercise every archive edge case.
 fn edge_case_cube(root: &Path) -> PathBuf {
     let cube = root.join("edge-cube");
