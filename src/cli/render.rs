@@ -4,6 +4,7 @@
 use std::io::Write;
 use std::path::Path;
 
+use cubeship::linkdoctor::Severity;
 use cubeship::package::Manifest;
 use cubeship::report::{PublishReport, UploadStatus, human_size};
 use cubeship::verify::CheckResult;
@@ -16,13 +17,38 @@ pub fn print_json<T: serde::Serialize>(value: &T) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// The lines `cubeship verify` prints.
+/// The lines `cubeship verify` prints: the verdict, the download's size, time and rate, and
+/// the link doctor's findings with the URL to use instead.
 pub fn print_checks(results: &[CheckResult]) {
     for line in results {
-        if line.verified {
-            println!("verified  {}", line.url);
-        } else {
-            println!("FAILED    {}\n          {}", line.url, line.detail);
+        let state = match (line.ok, line.verified) {
+            (true, true) => "verified  ",
+            (true, false) => "ok        ",
+            (false, _) => "FAILED    ",
+        };
+        println!("{state}{}", line.url);
+        if !line.ok || !line.verified {
+            println!("          {}", line.detail);
+        }
+        if let Some(final_url) = &line.final_url {
+            println!("          redirected to {final_url}");
+        }
+        if let (Some(size), Some(seconds)) = (line.size, line.seconds) {
+            let rate = line
+                .bytes_per_second
+                .map(|r| format!(" ({}/s)", human_size(r as u64)))
+                .unwrap_or_default();
+            println!("          {} in {seconds:.2} s{rate}", human_size(size));
+        }
+        for finding in &line.findings {
+            let label = match finding.severity {
+                Severity::Error => "error",
+                Severity::Warning => "warning",
+            };
+            println!("          {label}: {}", finding.message);
+        }
+        if let Some(fixed) = &line.fixed_url {
+            println!("          use instead: {fixed}");
         }
     }
 }
