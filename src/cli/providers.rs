@@ -101,7 +101,11 @@ pub fn upload_subcommands() -> Vec<Command> {
             )))
             .args(place.collect::<Vec<_>>())
             .args(options.collect::<Vec<_>>())
-            .after_help(environment_help(std::iter::once(*factory)));
+            .after_help(format!(
+                "{}\n\n{}",
+                super::help::upload_examples(factory),
+                environment_help(std::iter::once(*factory))
+            ));
             Command::new(factory.name)
                 .about(format!("{}, one step by hand", factory.title))
                 .subcommand_required(true)
