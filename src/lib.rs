@@ -6,8 +6,10 @@
 //! renders reports and chooses exit codes. Providers plug in through [`registry`].
 
 pub mod archive;
+pub mod config;
 pub mod destinations;
 pub mod error;
+pub mod linkdoctor;
 pub mod mlcube;
 pub mod package;
 pub mod publish;

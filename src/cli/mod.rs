@@ -2,6 +2,8 @@
 //! built from the registry), dispatch to the library, human or JSON output, and the mapping of
 //! outcomes to exit codes (0 done, 1 failed, 2 bad input, 130 interrupted).
 
+mod config;
+mod help;
 mod progress;
 mod providers;
 mod render;
@@ -117,8 +119,9 @@ struct PackageArgs {
 #[derive(Args, Debug, Clone)]
 #[command(next_help_heading = "Publishing")]
 struct PublishSettings {
-    /// Destination, repeatable (the forms are listed by `providers::with_destination_options`).
-    #[arg(long = "to", value_name = "DEST", required = true)]
+    /// Destination, repeatable (the forms are listed by `providers::with_destination_options`);
+    /// without one, `to = [...]` of cubeship.toml.
+    #[arg(long = "to", value_name = "DEST")]
     to: Vec<String>,
     /// Object key under the destination. Variables: {name} {sha256} {sha256_16} {sha1} {file} {role}.
     /// [default: {name}/{sha256_16}/{file}; {name}-{file} where names are flat]
@@ -153,9 +156,12 @@ struct PackageAndPublishArgs {
 
 #[derive(Args, Debug)]
 struct VerifyArgs {
-    /// A publish.json report, or one URL (then give --sha256 or --sha1).
+    /// A publish.json report, or one URL (`https://…` or MedPerf's `direct:https://…`).
+    /// A URL is also read by the link doctor: share links, presigned URLs and HTML pages are
+    /// explained and the URL MedPerf can download is shown.
     target: String,
-    /// Expected sha256 (hex) of the URL's content.
+    /// Expected sha256 (hex) of the URL's content (without a hash: only checks that MedPerf
+    /// can download it).
     #[arg(long, value_name = "HEX")]
     sha256: Option<String>,
     /// Expected sha1 (hex) of the URL's content (MedPerf before late 2023).
@@ -179,10 +185,13 @@ struct UploadSettings {
 
 /// The whole command line: the fixed subcommands plus what the registry declares.
 fn command() -> clap::Command {
-    Cli::command()
+    let command = Cli::command()
         .mut_subcommand("publish", providers::with_destination_options)
         .mut_subcommand("package-and-publish", providers::with_destination_options)
         .subcommands(providers::upload_subcommands())
+        .subcommand(help::man_subcommand())
+        .subcommand(config::subcommand());
+    help::with_examples(command)
 }
 
 /// Parses arguments, runs, prints errors once with their cause chain, returns the exit code.
@@ -249,6 +258,14 @@ async fn dispatch(matches: &clap::ArgMatches, global: GlobalArgs) -> anyhow::Res
             unreachable!("clap requires the upload subcommand");
         };
         return upload(factory, upload_matches, &global).await;
+    }
+    if let Some(("config", config_matches)) = matches.subcommand() {
+        config::run(config_matches, global.json)?;
+        return Ok(exit::OK);
+    }
+    if let Some(("man", man_matches)) = matches.subcommand() {
+        help::man(command(), man_matches)?;
+        return Ok(exit::OK);
     }
     let cli = Cli::from_arg_matches(matches)?;
     let output = Output::from_global(&global);
@@ -343,7 +360,7 @@ async fn dispatch(matches: &clap::ArgMatches, global: GlobalArgs) -> anyhow::Res
             } else if !global.quiet {
                 render::print_checks(&results);
             }
-            Ok(if results.iter().all(|r| r.verified) {
+            Ok(if results.iter().all(|r| r.ok) {
                 exit::OK
             } else {
                 exit::FAILED
@@ -374,6 +391,7 @@ async fn upload(
             factory.options.iter().chain(factory.upload_options),
         ),
         env: process_env(),
+        file: config::load()?.options,
         retry: RetryPolicy::default(),
     };
     let target = destinations::open_upload(factory, items.len(), &open).await?;
@@ -478,12 +496,24 @@ async fn open_destinations(
     settings: &PublishSettings,
     matches: &clap::ArgMatches,
 ) -> Result<Vec<Target>, InputError> {
+    let file = config::load()?;
+    let to = if settings.to.is_empty() {
+        file.to.clone()
+    } else {
+        settings.to.clone()
+    };
+    if to.is_empty() {
+        return Err(InputError::new("no destination: give --to DEST").hint(
+            "or set default destinations with `to = [...]` in cubeship.toml (docs/configuration.md)",
+        ));
+    }
     let open = OpenOptions {
         given: providers::given_destination_options(matches),
         env: process_env(),
+        file: file.options,
         retry: RetryPolicy::default(),
     };
-    destinations::open_all(&settings.to, &open).await
+    destinations::open_all(&to, &open).await
 }
 
 fn load_cube(args: &CubeArgs, global: &GlobalArgs) -> Result<mlcube::MlCube, InputError> {
