@@ -188,10 +188,16 @@ fn command() -> clap::Command {
     let command = Cli::command()
         .mut_subcommand("publish", providers::with_destination_options)
         .mut_subcommand("package-and-publish", providers::with_destination_options)
-        .subcommands(providers::upload_subcommands())
+        .subcommands(providers::upload_subcommands(&config_options()))
         .subcommand(help::man_subcommand())
         .subcommand(config::subcommand());
     help::with_examples(command)
+}
+
+/// cubeship.toml's provider options, for the flags they make optional; a broken file is
+/// reported where it is used, not while building the command line.
+fn config_options() -> destinations::GivenOptions {
+    config::load().map(|c| c.options).unwrap_or_default()
 }
 
 /// Parses arguments, runs, prints errors once with their cause chain, returns the exit code.

@@ -82,14 +82,15 @@ pub fn with_destination_options(command: Command) -> Command {
         .after_long_help(environment_help(FACTORIES.iter().copied()))
 }
 
-/// `cubeship NAME upload FILE…` for every provider.
-pub fn upload_subcommands() -> Vec<Command> {
+/// `cubeship NAME upload FILE…` for every provider. An upload option without a default is
+/// required unless `file` (cubeship.toml's options) gives it.
+pub fn upload_subcommands(file: &GivenOptions) -> Vec<Command> {
     FACTORIES
         .iter()
         .map(|factory| {
             let place = factory.upload_options.iter().filter_map(|spec| {
                 arg(spec, "Where files go".to_string(), None)
-                    .map(|a| a.required(spec.default.is_none()))
+                    .map(|a| a.required(spec.default.is_none() && file.get(spec.name).is_none()))
             });
             let options = factory
                 .options

@@ -4,6 +4,7 @@
 
 mod support;
 
+mod config;
 mod gcs;
 mod github;
 mod github_contract;
