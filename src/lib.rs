@@ -6,6 +6,7 @@
 //! renders reports and chooses exit codes. Providers plug in through [`registry`].
 
 pub mod archive;
+pub mod batch;
 pub mod config;
 pub mod destinations;
 pub mod error;

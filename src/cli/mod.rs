@@ -2,6 +2,7 @@
 //! built from the registry), dispatch to the library, human or JSON output, and the mapping of
 //! outcomes to exit codes (0 done, 1 failed, 2 bad input, 130 interrupted).
 
+mod batch;
 mod config;
 mod help;
 mod progress;
@@ -150,6 +151,10 @@ struct PublishArgs {
 struct PackageAndPublishArgs {
     #[command(flatten)]
     cube: CubeArgs,
+    /// More MLCube folders, published in the same run with one combined report
+    /// (`--deploy-dir`/`--output` then need `{name}`).
+    #[arg(value_name = "MORE_MLCUBES")]
+    more: Vec<PathBuf>,
     #[command(flatten)]
     publish: PublishSettings,
 }
@@ -314,6 +319,9 @@ async fn dispatch(matches: &clap::ArgMatches, global: GlobalArgs) -> anyhow::Res
             let sub = matches
                 .subcommand_matches("package-and-publish")
                 .expect("package-and-publish matches");
+            if !args.more.is_empty() {
+                return batch::run(args, sub, &global, output).await;
+            }
             let cube = load_cube(&args.cube, &global)?;
             publish::validate_key_template(args.publish.key_template.as_deref())?;
             let targets = open_destinations(&args.publish, sub).await?;

@@ -4,6 +4,7 @@
 
 mod support;
 
+mod batch;
 mod config;
 mod gcs;
 mod github;
