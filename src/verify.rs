@@ -19,6 +19,7 @@ use crate::error::InputError;
 use crate::linkdoctor::{self, Finding, Severity, strip_direct};
 use crate::publish::HashKind;
 use crate::report::PublishReport;
+use crate::reporter::{NoReporter, Reporter};
 
 /// The result of checking one URL.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -176,7 +177,11 @@ struct Fetched {
 
 /// An anonymous GET, redirects followed (MedPerf's download), hashing as it streams and
 /// keeping the body's first bytes and the Content-Type.
-async fn fetch_http(client: &reqwest::Client, url: &Url) -> Result<Fetched, Error> {
+async fn fetch_http(
+    client: &reqwest::Client,
+    url: &Url,
+    reporter: &dyn Reporter,
+) -> Result<Fetched, Error> {
     let what = format!("GET {}", display_url(url));
     let started = Instant::now();
     let response = client
@@ -200,6 +205,13 @@ async fn fetch_http(client: &reqwest::Client, url: &Url) -> Result<Fetched, Erro
             seconds: started.elapsed().as_secs_f64(),
         });
     }
+    let total = response.content_length().unwrap_or(0);
+    let name = url
+        .path_segments()
+        .and_then(|mut segments| segments.next_back())
+        .filter(|s| !s.is_empty())
+        .unwrap_or_else(|| url.host_str().unwrap_or_default());
+    let progress = reporter.transfer_started(&format!("verifying {name}"), total);
     let mut hashing = HashingWriter::new(std::io::sink());
     let mut head = Vec::new();
     let mut stream = response.bytes_stream();
@@ -213,7 +225,9 @@ async fn fetch_http(client: &reqwest::Client, url: &Url) -> Result<Fetched, Erro
             head.extend_from_slice(&chunk[..take]);
         }
         hashing.write_all(&chunk)?;
+        progress.advance(chunk.len() as u64);
     }
+    drop(progress);
     let (_, digests) = hashing.finish();
     Ok(Fetched {
         status: Some(status),
@@ -227,14 +241,14 @@ async fn fetch_http(client: &reqwest::Client, url: &Url) -> Result<Fetched, Erro
 /// Downloads `url` as MedPerf will: http(s) anonymously (retried like MedPerf retries),
 /// `file://` from disk, and the provider's own download for resources MedPerf fetches with the
 /// user's login (opened from `env`).
-async fn fetch(url: &Url, env: &EnvLookup) -> Result<Fetched, Error> {
+async fn fetch(url: &Url, env: &EnvLookup, reporter: &dyn Reporter) -> Result<Fetched, Error> {
     let started = Instant::now();
     match url.scheme() {
         "http" | "https" => {
             let client = http::anonymous_client()?;
             return RetryPolicy::default()
                 .run(&format!("GET {}", display_url(url)), |_| {
-                    fetch_http(&client, url)
+                    fetch_http(&client, url, reporter)
                 })
                 .await;
         }
@@ -303,7 +317,7 @@ async fn fetch(url: &Url, env: &EnvLookup) -> Result<Fetched, Error> {
 
 /// Checks one URL: the link doctor on the URL, the download, the hash, and the link doctor on
 /// what came back.
-pub async fn run_check(check: &Check, env: &EnvLookup) -> CheckResult {
+pub async fn run_check(check: &Check, env: &EnvLookup, reporter: &dyn Reporter) -> CheckResult {
     let mut findings = linkdoctor::diagnose_url(&check.url);
     let mut result = CheckResult {
         url: display_url(&check.url),
@@ -327,7 +341,7 @@ pub async fn run_check(check: &Check, env: &EnvLookup) -> CheckResult {
         fixed_url: None,
     };
     let mut downloadable = false;
-    match fetch(&check.url, env).await {
+    match fetch(&check.url, env, reporter).await {
         Ok(fetched) => {
             result.status = fetched.status;
             result.content_type = fetched.content_type.clone();
@@ -385,11 +399,21 @@ pub async fn run_check(check: &Check, env: &EnvLookup) -> CheckResult {
     result
 }
 
-/// Runs `checks` one after the other.
+/// Runs `checks` one after the other, reporting nowhere.
 pub async fn run_checks(checks: &[Check], env: &EnvLookup) -> Vec<CheckResult> {
+    run_checks_reporting(checks, env, &NoReporter).await
+}
+
+/// Runs `checks` one after the other; each HTTP download's bytes go to `reporter` (bytes,
+/// rate and ETA on the CLI's bars).
+pub async fn run_checks_reporting(
+    checks: &[Check],
+    env: &EnvLookup,
+    reporter: &dyn Reporter,
+) -> Vec<CheckResult> {
     let mut results = Vec::new();
     for check in checks {
-        results.push(run_check(check, env).await);
+        results.push(run_check(check, env, reporter).await);
     }
     results
 }

@@ -95,7 +95,15 @@ pub async fn run(
     let report = BatchReport::new(done.iter().map(|(e, _)| e.clone()).collect());
     if output.json {
         render::print_json(&report)?;
-    } else if !output.quiet {
+    } else if output.quiet {
+        for (entry, _) in &done {
+            match (&entry.report, &entry.error) {
+                (Some(report), _) => render::print_urls(report),
+                (None, Some(error)) => eprintln!("error: {}: {error}", entry.path),
+                (None, None) => {}
+            }
+        }
+    } else {
         print_batch(&done);
     }
     Ok(if report.all_published {

@@ -368,10 +368,14 @@ async fn dispatch(matches: &clap::ArgMatches, global: GlobalArgs) -> anyhow::Res
         Command::Verify(args) => {
             let checks =
                 verify::checks_for(&args.target, args.sha256.as_deref(), args.sha1.as_deref())?;
-            let results = verify::run_checks(&checks, &process_env()).await;
+            let bars = Bars::new(output);
+            let results = verify::run_checks_reporting(&checks, &process_env(), &bars).await;
+            bars.clear();
             if global.json {
                 render::print_json(&results)?;
-            } else if !global.quiet {
+            } else if global.quiet {
+                render::print_failed_checks(&results);
+            } else {
                 render::print_checks(&results);
             }
             Ok(if results.iter().all(|r| r.ok) {
@@ -496,7 +500,9 @@ fn finish(
     bars.clear();
     if output.json {
         render::print_json(report)?;
-    } else if !output.quiet {
+    } else if output.quiet {
+        render::print_urls(report);
+    } else {
         render::print_publish(report, deploy_dir);
     }
     Ok(if options.dry_run || report.all_published() {

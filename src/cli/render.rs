@@ -162,3 +162,29 @@ pub fn print_publish(report: &PublishReport, deploy_dir: &Path) {
         None => println!("Not every component is published and verified: no medperf command."),
     }
 }
+
+/// What `-q` prints of a publish report: the URL of every upload that is published, one per
+/// line (errors went to stderr), so that scripts can read them.
+pub fn print_urls(report: &PublishReport) {
+    for component in &report.components {
+        for upload in &component.uploads {
+            if upload.is_published(report.verification)
+                && let Some(url) = &upload.url
+            {
+                println!("{url}");
+            }
+        }
+    }
+}
+
+/// What `-q` prints of `verify`: only the checks that failed, one line each.
+pub fn print_failed_checks(results: &[CheckResult]) {
+    for line in results.iter().filter(|r| !r.ok) {
+        let fix = line
+            .fixed_url
+            .as_deref()
+            .map(|f| format!(" (use instead: {f})"))
+            .unwrap_or_default();
+        println!("FAILED {}: {}{fix}", line.url, line.detail);
+    }
+}

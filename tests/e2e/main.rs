@@ -14,6 +14,8 @@ mod http;
 mod linkdoctor;
 mod package;
 mod publish_dir;
+mod quiet;
 mod s3;
 mod schema;
 mod synapse;
+mod terminal;

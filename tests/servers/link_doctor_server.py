@@ -8,6 +8,7 @@ Served directly (http://127.0.0.1:PORT/...):
   /private/weights.tar.gz      302 to /accounts/login, a sign-in page served with 200
   /octet-html                  an HTML page labelled application/octet-stream
   /missing                     404
+  /slow/weights.bin            4 MiB sent in 64 KiB pieces over ~3 s (the progress-bar test)
 
 Also an HTTP proxy (absolute-form request lines), so that share links of real hosts can be
 imitated without leaving the machine: the test sets HTTP_PROXY to this server and asks for
@@ -19,6 +20,7 @@ Every request is logged as "METHOD URL" in /_log (JSON list).
 
 import argparse
 import json
+import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs, urlsplit
 
@@ -95,6 +97,17 @@ class Handler(BaseHTTPRequestHandler):
             return self.send(302, b"", "text/plain", [("Location", "/accounts/login?next=/private/weights.tar.gz")])
         if path == "/accounts/login":
             return self.send(200, LOGIN_PAGE, "text/html")
+        if path == "/slow/weights.bin":
+            block = bytes(range(256)) * 256
+            self.send_response(200)
+            self.send_header("Content-Type", "application/octet-stream")
+            self.send_header("Content-Length", str(len(block) * 64))
+            self.end_headers()
+            for _ in range(64):
+                self.wfile.write(block)
+                self.wfile.flush()
+                time.sleep(0.045)
+            return None
         if path == "/octet-html":
             return self.send(200, DROPBOX_PREVIEW, "application/octet-stream")
         return self.send(404, b"not found\n", "text/plain")
