@@ -30,6 +30,11 @@ pub fn print_checks(results: &[CheckResult]) {
         if !line.ok || !line.verified {
             println!("          {}", line.detail);
         }
+        if line.expected.is_none()
+            && let (Some(sha256), Some(sha1)) = (&line.sha256, &line.sha1)
+        {
+            println!("          sha256 {sha256}\n          sha1   {sha1}");
+        }
         if let Some(final_url) = &line.final_url {
             println!("          redirected to {final_url}");
         }

@@ -55,6 +55,13 @@ fn verify_help_matches_its_snapshot() {
 }
 
 #[test]
+fn fish_completions_match_their_snapshot() {
+    let run = cubeship_run(["completions", "fish"]);
+    run.assert_code(0);
+    assert_snapshot("completions.fish", &run.stdout);
+}
+
+#[test]
 fn every_subcommand_has_examples_that_name_itself() {
     let mut subcommands = vec![
         vec!["package"],

@@ -80,6 +80,14 @@ fn a_good_link_reports_size_time_and_throughput() {
     assert!(result["expected"].is_null());
     assert_eq!(result["sha256"], sha.as_str());
 
+    let human = run_plain(&["verify", &url]);
+    human.assert_code(0);
+    assert!(
+        human.stdout.contains(&format!("sha256 {sha}")),
+        "the hash to register is shown: {}",
+        human.stdout
+    );
+
     // The human form says the same.
     let human = run_plain(&["verify", &url, "--sha256", &sha]);
     human.assert_code(0);
