@@ -99,6 +99,10 @@ pub struct CheckResult {
     pub findings: Vec<Finding>,
     /// The URL to register instead, when a finding could derive one.
     pub fixed_url: Option<String>,
+    /// With `--try-fixed`: the same check of `fixed_url`, when this one failed and a fixed URL
+    /// was derived. Absent otherwise.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub fixed_check: Option<Box<CheckResult>>,
 }
 
 /// What `cubeship verify TARGET` checks: one URL (plain or `direct:`) with an optional
@@ -339,6 +343,7 @@ pub async fn run_check(check: &Check, env: &EnvLookup, reporter: &dyn Reporter) 
         bytes_per_second: None,
         findings: Vec::new(),
         fixed_url: None,
+        fixed_check: None,
     };
     let mut downloadable = false;
     match fetch(&check.url, env, reporter).await {
@@ -401,19 +406,34 @@ pub async fn run_check(check: &Check, env: &EnvLookup, reporter: &dyn Reporter) 
 
 /// Runs `checks` one after the other, reporting nowhere.
 pub async fn run_checks(checks: &[Check], env: &EnvLookup) -> Vec<CheckResult> {
-    run_checks_reporting(checks, env, &NoReporter).await
+    run_checks_reporting(checks, env, &NoReporter, false).await
 }
 
 /// Runs `checks` one after the other; each HTTP download's bytes go to `reporter` (bytes,
-/// rate and ETA on the CLI's bars).
+/// rate and ETA on the CLI's bars). With `try_fixed`, a failed check whose link doctor
+/// derived a fixed URL also checks that URL (`CheckResult::fixed_check`).
 pub async fn run_checks_reporting(
     checks: &[Check],
     env: &EnvLookup,
     reporter: &dyn Reporter,
+    try_fixed: bool,
 ) -> Vec<CheckResult> {
     let mut results = Vec::new();
     for check in checks {
-        results.push(run_check(check, env, reporter).await);
+        let mut result = run_check(check, env, reporter).await;
+        if try_fixed
+            && !result.ok
+            && let Some(fixed) = result.fixed_url.as_deref().and_then(|u| Url::parse(u).ok())
+            && fixed != check.url
+        {
+            let again = Check {
+                url: fixed,
+                expected: check.expected.clone(),
+                hash: check.hash,
+            };
+            result.fixed_check = Some(Box::new(run_check(&again, env, reporter).await));
+        }
+        results.push(result);
     }
     results
 }

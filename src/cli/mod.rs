@@ -172,6 +172,9 @@ struct VerifyArgs {
     /// Expected sha1 (hex) of the URL's content (MedPerf before late 2023).
     #[arg(long, value_name = "HEX")]
     sha1: Option<String>,
+    /// When a link fails and the link doctor derives a fixed URL, check that URL too.
+    #[arg(long)]
+    try_fixed: bool,
 }
 
 /// Options of every `<provider> upload FILE…` command.
@@ -369,7 +372,8 @@ async fn dispatch(matches: &clap::ArgMatches, global: GlobalArgs) -> anyhow::Res
             let checks =
                 verify::checks_for(&args.target, args.sha256.as_deref(), args.sha1.as_deref())?;
             let bars = Bars::new(output);
-            let results = verify::run_checks_reporting(&checks, &process_env(), &bars).await;
+            let results =
+                verify::run_checks_reporting(&checks, &process_env(), &bars, args.try_fixed).await;
             bars.clear();
             if global.json {
                 render::print_json(&results)?;

@@ -55,6 +55,14 @@ pub fn print_checks(results: &[CheckResult]) {
         if let Some(fixed) = &line.fixed_url {
             println!("          use instead: {fixed}");
         }
+        if let Some(again) = &line.fixed_check {
+            let verdict = match (again.ok, again.verified) {
+                (true, true) => "verified".to_string(),
+                (true, false) => "downloadable".to_string(),
+                (false, _) => format!("also fails: {}", again.detail),
+            };
+            println!("          checked it: {verdict}");
+        }
     }
 }
 

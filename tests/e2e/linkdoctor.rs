@@ -206,6 +206,15 @@ fn dropbox_and_github_share_pages_under_their_own_host_names() {
         fixed,
         "http://www.dropbox.com/scl/fi/abc123/weights.tar.gz?rlkey=k3y&dl=1"
     );
+    // --try-fixed checks the fixed URL in the same run.
+    let (run, result) = verify(&[preview, "--sha256", &sha, "--try-fixed"], Some(&base));
+    run.assert_code(1);
+    assert_eq!(result["fixed_check"]["verified"], true, "{result}");
+    assert_eq!(
+        result["fixed_check"]["url"],
+        "http://www.dropbox.com/scl/fi/abc123/weights.tar.gz?…"
+    );
+    crate::schema::assert_valid("verify.schema.json", &run.json());
     // The fixed link serves the file (on this imitation): only the http warning remains.
     let (run, result) = verify(&[&fixed, "--sha256", &sha], Some(&base));
     run.assert_code(0);

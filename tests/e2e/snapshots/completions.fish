@@ -301,6 +301,7 @@ complete -c cubeship -n "__fish_cubeship_using_subcommand package-and-publish" -
 complete -c cubeship -n "__fish_cubeship_using_subcommand verify" -l sha256 -d 'Expected sha256 (hex) of the URL\'s content (without a hash: only checks that MedPerf can download it)' -r
 complete -c cubeship -n "__fish_cubeship_using_subcommand verify" -l sha1 -d 'Expected sha1 (hex) of the URL\'s content (MedPerf before late 2023)' -r
 complete -c cubeship -n "__fish_cubeship_using_subcommand verify" -l jobs -d 'How many uploads run at once' -r
+complete -c cubeship -n "__fish_cubeship_using_subcommand verify" -l try-fixed -d 'When a link fails and the link doctor derives a fixed URL, check that URL too'
 complete -c cubeship -n "__fish_cubeship_using_subcommand verify" -l json -d 'Print one machine-readable JSON document on stdout and nothing else there'
 complete -c cubeship -n "__fish_cubeship_using_subcommand verify" -s q -l quiet -d 'Print less (errors only on stderr)'
 complete -c cubeship -n "__fish_cubeship_using_subcommand verify" -s v -l verbose -d 'Print more on stderr (-v: steps, -vv: debug)'
