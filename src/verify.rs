@@ -1,17 +1,25 @@
 //! Verification the way MedPerf downloads: for direct URLs an anonymous GET, redirects
 //! followed, status 200 only; for resources MedPerf fetches with the user's own login
-//! the provider's own download; then the hash of the body compared with what we publish.
+//! the provider's own download; then the hash of the body compared with what we publish. The
+//! link doctor (`crate::linkdoctor`) reads the URL before and the answer after, and says why
+//! MedPerf could not use a link and which URL it could.
 
+use std::io::Write;
 use std::path::Path;
+use std::time::Instant;
 
-use cubeship_provider::http::{self, Download};
-use cubeship_provider::{EnvLookup, Error, Provider, RetryPolicy, Settings};
+use cubeship_provider::digest::{self, Digests, HashingWriter};
+use cubeship_provider::http::{self, Download, display_url};
+use cubeship_provider::{EnvLookup, Error, ErrorKind, Provider, RetryPolicy, Settings};
+use futures::TryStreamExt;
 use url::Url;
 
 use crate::destinations::factory_for;
 use crate::error::InputError;
+use crate::linkdoctor::{self, Finding, Severity, strip_direct};
 use crate::publish::HashKind;
 use crate::report::PublishReport;
+use crate::reporter::{NoReporter, Reporter};
 
 /// The result of checking one URL.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -47,44 +55,75 @@ pub async fn verify_with(
 /// One URL to check and the hash it must have.
 #[derive(Clone, Debug)]
 pub struct Check {
-    /// The URL as registered with MedPerf.
+    /// The URL as registered with MedPerf (`direct:` removed).
     pub url: Url,
-    /// Lower-case hex.
-    pub expected: String,
+    /// Lower-case hex; `None` when only the link itself is checked (`verify URL` without a hash).
+    pub expected: Option<String>,
     /// Which hash `expected` is.
     pub hash: HashKind,
 }
 
-/// The outcome of one check, as `cubeship verify` reports it.
+/// The outcome of one check, as `cubeship verify` reports it (docs/report.md).
 #[derive(Clone, Debug, serde::Serialize)]
 pub struct CheckResult {
     /// The URL checked (its query string hidden: it may be presigned).
     pub url: String,
-    /// The hash expected.
-    pub expected: String,
+    /// The hash expected; `null` when none was given.
+    pub expected: Option<String>,
+    /// `"sha256"` or `"sha1"`: which hash `expected` is.
+    pub hash: &'static str,
     /// Downloaded with status 200 and the expected hash.
     pub verified: bool,
+    /// The check passed: verified (or, without a hash, downloadable), and no finding of
+    /// severity `error`. The exit code is 0 only when every check passed.
+    pub ok: bool,
     /// `ok`, or what went wrong.
     pub detail: String,
+    /// The final HTTP status (after redirects); `null` when no answer came or for non-HTTP URLs.
+    pub status: Option<u16>,
+    /// The Content-Type of the answer, when HTTP gave one.
+    pub content_type: Option<String>,
+    /// Where the redirects ended, when elsewhere than `url` (query hidden).
+    pub final_url: Option<String>,
+    /// Bytes downloaded (status 200 only).
+    pub size: Option<u64>,
+    /// sha256 of what was downloaded (status 200 only).
+    pub sha256: Option<String>,
+    /// sha1 of what was downloaded (status 200 only).
+    pub sha1: Option<String>,
+    /// Seconds the download took, from the request to the last byte.
+    pub seconds: Option<f64>,
+    /// `size / seconds`.
+    pub bytes_per_second: Option<f64>,
+    /// What the link doctor noticed (share links, presigned URLs, HTML pages), worst first.
+    pub findings: Vec<Finding>,
+    /// The URL to register instead, when a finding could derive one.
+    pub fixed_url: Option<String>,
+    /// With `--try-fixed`: the same check of `fixed_url`, when this one failed and a fixed URL
+    /// was derived. Absent otherwise.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub fixed_check: Option<Box<CheckResult>>,
 }
 
-/// What `cubeship verify TARGET` checks: one URL with `--sha256`/`--sha1`, or every URL of a
-/// `publish.json`.
+/// What `cubeship verify TARGET` checks: one URL (plain or `direct:`) with an optional
+/// `--sha256`/`--sha1`, or every URL of a `publish.json`.
 pub fn checks_for(
     target: &str,
     sha256: Option<&str>,
     sha1: Option<&str>,
 ) -> Result<Vec<Check>, InputError> {
-    let looks_like_url = target.contains("://") || factory_for(target).is_some();
+    let resource = strip_direct(target);
+    let looks_like_url = resource.contains("://") || factory_for(resource).is_some();
     if looks_like_url && !Path::new(target).exists() {
-        let url = Url::parse(target)
+        let url = Url::parse(resource)
             .map_err(|e| InputError::new(format!("{target} is not a valid URL: {e}")))?;
         let (expected, hash) = match (sha256, sha1) {
-            (Some(h), None) => (normalise_hex(h, 64, "--sha256")?, HashKind::Sha256),
-            (None, Some(h)) => (normalise_hex(h, 40, "--sha1")?, HashKind::Sha1),
-            _ => {
+            (Some(h), None) => (Some(normalise_hex(h, 64, "--sha256")?), HashKind::Sha256),
+            (None, Some(h)) => (Some(normalise_hex(h, 40, "--sha1")?), HashKind::Sha1),
+            (None, None) => (None, HashKind::Sha256),
+            (Some(_), Some(_)) => {
                 return Err(InputError::new(format!(
-                    "verify {target}: give exactly one of --sha256 or --sha1"
+                    "verify {target}: give --sha256 or --sha1, not both"
                 ))
                 .hint("the hash is the one you register with MedPerf"));
             }
@@ -94,6 +133,11 @@ pub fn checks_for(
             expected,
             hash,
         }]);
+    }
+    if sha256.is_some() || sha1.is_some() {
+        return Err(InputError::new(format!(
+            "verify {target}: --sha256/--sha1 go with a URL; a publish.json holds its own hashes"
+        )));
     }
     let text = std::fs::read_to_string(target).map_err(|e| {
         InputError::new(format!("cannot read {target}: {e}"))
@@ -111,7 +155,7 @@ pub fn checks_for(
                 let url = Url::parse(upload.url.as_deref()?).ok()?;
                 Some(Check {
                     url,
-                    expected: component.sha256.clone(),
+                    expected: Some(component.sha256.clone()),
                     hash: HashKind::Sha256,
                 })
             })
@@ -123,15 +167,118 @@ pub fn checks_for(
     Ok(checks)
 }
 
-/// Downloads `url` as MedPerf will: through the provider whose resources MedPerf fetches with
-/// the user's login (opened from `env`), else anonymously.
-async fn download(url: &Url, env: &EnvLookup) -> Result<Download, Error> {
-    if matches!(url.scheme(), "http" | "https" | "file") {
-        return http::download_anonymously(url).await;
+/// How many bytes of a body the link doctor reads for HTML detection.
+const HEAD_BYTES: usize = 8 * 1024;
+
+/// One download as the link doctor sees it.
+struct Fetched {
+    status: Option<u16>,
+    content_type: Option<String>,
+    final_url: Option<Url>,
+    body: Option<(Digests, Vec<u8>)>,
+    seconds: f64,
+}
+
+/// An anonymous GET, redirects followed (MedPerf's download), hashing as it streams and
+/// keeping the body's first bytes and the Content-Type.
+async fn fetch_http(
+    client: &reqwest::Client,
+    url: &Url,
+    reporter: &dyn Reporter,
+) -> Result<Fetched, Error> {
+    let what = format!("GET {}", display_url(url));
+    let started = Instant::now();
+    let response = client
+        .get(url.clone())
+        .send()
+        .await
+        .map_err(|e| http::transport_error(e.without_url(), &what))?;
+    let status = response.status().as_u16();
+    let content_type = response
+        .headers()
+        .get(reqwest::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_string);
+    let final_url = (response.url() != url).then(|| response.url().clone());
+    if status != 200 {
+        return Ok(Fetched {
+            status: Some(status),
+            content_type,
+            final_url,
+            body: None,
+            seconds: started.elapsed().as_secs_f64(),
+        });
+    }
+    let total = response.content_length().unwrap_or(0);
+    let name = url
+        .path_segments()
+        .and_then(|mut segments| segments.next_back())
+        .filter(|s| !s.is_empty())
+        .unwrap_or_else(|| url.host_str().unwrap_or_default());
+    let progress = reporter.transfer_started(&format!("verifying {name}"), total);
+    let mut hashing = HashingWriter::new(std::io::sink());
+    let mut head = Vec::new();
+    let mut stream = response.bytes_stream();
+    while let Some(chunk) = stream
+        .try_next()
+        .await
+        .map_err(|e| http::transport_error(e.without_url(), &what))?
+    {
+        if head.len() < HEAD_BYTES {
+            let take = (HEAD_BYTES - head.len()).min(chunk.len());
+            head.extend_from_slice(&chunk[..take]);
+        }
+        hashing.write_all(&chunk)?;
+        progress.advance(chunk.len() as u64);
+    }
+    drop(progress);
+    let (_, digests) = hashing.finish();
+    Ok(Fetched {
+        status: Some(status),
+        content_type,
+        final_url,
+        body: Some((digests, head)),
+        seconds: started.elapsed().as_secs_f64(),
+    })
+}
+
+/// Downloads `url` as MedPerf will: http(s) anonymously (retried like MedPerf retries),
+/// `file://` from disk, and the provider's own download for resources MedPerf fetches with the
+/// user's login (opened from `env`).
+async fn fetch(url: &Url, env: &EnvLookup, reporter: &dyn Reporter) -> Result<Fetched, Error> {
+    let started = Instant::now();
+    match url.scheme() {
+        "http" | "https" => {
+            let client = http::anonymous_client()?;
+            return RetryPolicy::default()
+                .run(&format!("GET {}", display_url(url)), |_| {
+                    fetch_http(&client, url, reporter)
+                })
+                .await;
+        }
+        "file" => {
+            let path = url
+                .to_file_path()
+                .map_err(|()| Error::new(ErrorKind::InvalidInput, format!("bad file URL {url}")))?;
+            let body = std::fs::File::open(&path).and_then(|mut file| {
+                let mut head = vec![0; HEAD_BYTES];
+                let n = std::io::Read::read(&mut file, &mut head)?;
+                head.truncate(n);
+                Ok((digest::hash_file(&path)?, head))
+            });
+            return Ok(Fetched {
+                status: None,
+                content_type: None,
+                final_url: None,
+                body: body.ok(),
+                seconds: started.elapsed().as_secs_f64(),
+            });
+        }
+        _ => {}
     }
     let Some(factory) = factory_for(url.as_str()) else {
         return Err(Error::new(
-            cubeship_provider::ErrorKind::InvalidInput,
+            ErrorKind::InvalidInput,
             format!("{url}: MedPerf cannot download this kind of URL"),
         ));
     };
@@ -143,38 +290,150 @@ async fn download(url: &Url, env: &EnvLookup) -> Result<Download, Error> {
             &settings,
         )
         .await
-        .map_err(|e| Error::new(cubeship_provider::ErrorKind::InvalidInput, e.to_string()))?;
-    provider.download(url).await
+        .map_err(|e| Error::new(ErrorKind::InvalidInput, e.to_string()))?;
+    let download = provider.download(url).await?;
+    let seconds = started.elapsed().as_secs_f64();
+    Ok(match download {
+        Download::Ok { size, sha256, sha1 } => Fetched {
+            status: None,
+            content_type: None,
+            final_url: None,
+            body: Some((
+                Digests {
+                    size,
+                    sha256,
+                    sha1,
+                    crc32c: 0,
+                },
+                Vec::new(),
+            )),
+            seconds,
+        },
+        Download::Status(status) => Fetched {
+            status: Some(status),
+            content_type: None,
+            final_url: None,
+            body: None,
+            seconds,
+        },
+    })
 }
 
-/// Runs `checks` one after the other.
+/// Checks one URL: the link doctor on the URL, the download, the hash, and the link doctor on
+/// what came back.
+pub async fn run_check(check: &Check, env: &EnvLookup, reporter: &dyn Reporter) -> CheckResult {
+    let mut findings = linkdoctor::diagnose_url(&check.url);
+    let mut result = CheckResult {
+        url: display_url(&check.url),
+        expected: check.expected.clone(),
+        hash: match check.hash {
+            HashKind::Sha1 => "sha1",
+            HashKind::Sha256 => "sha256",
+        },
+        verified: false,
+        ok: false,
+        detail: String::new(),
+        status: None,
+        content_type: None,
+        final_url: None,
+        size: None,
+        sha256: None,
+        sha1: None,
+        seconds: None,
+        bytes_per_second: None,
+        findings: Vec::new(),
+        fixed_url: None,
+        fixed_check: None,
+    };
+    let mut downloadable = false;
+    match fetch(&check.url, env, reporter).await {
+        Ok(fetched) => {
+            result.status = fetched.status;
+            result.content_type = fetched.content_type.clone();
+            result.final_url = fetched.final_url.as_ref().map(display_url);
+            result.seconds = Some(fetched.seconds);
+            match (&fetched.body, fetched.status) {
+                (Some((digests, head)), _) => {
+                    downloadable = true;
+                    result.size = Some(digests.size);
+                    result.sha256 = Some(digests.sha256.clone());
+                    result.sha1 = Some(digests.sha1.clone());
+                    if fetched.seconds > 0.0 {
+                        result.bytes_per_second = Some(digests.size as f64 / fetched.seconds);
+                    }
+                    let got = match check.hash {
+                        HashKind::Sha1 => &digests.sha1,
+                        HashKind::Sha256 => &digests.sha256,
+                    };
+                    result.verified = check.expected.as_deref() == Some(got.as_str());
+                    result.detail = match &check.expected {
+                        Some(_) if result.verified => "ok".to_string(),
+                        Some(_) => format!(
+                            "content differs: {} bytes with {} {got}",
+                            digests.size, result.hash
+                        ),
+                        None => "downloadable (no hash given to compare)".to_string(),
+                    };
+                    // Bytes that match the registered hash are the file, whatever they look like.
+                    if !result.verified
+                        && let Some(finding) = linkdoctor::diagnose_body(
+                            &check.url,
+                            fetched.content_type.as_deref(),
+                            head,
+                        )
+                    {
+                        findings.insert(0, finding);
+                    }
+                }
+                (None, Some(status)) => {
+                    result.detail = format!("the download answered HTTP {status}");
+                }
+                (None, None) => result.detail = "not found".to_string(),
+            }
+        }
+        Err(e) => result.detail = e.to_string(),
+    }
+    findings.sort_by_key(|f| f.severity != Severity::Error);
+    let blocking = findings.iter().any(|f| f.severity == Severity::Error);
+    result.ok = !blocking && (result.verified || (check.expected.is_none() && downloadable));
+    result.fixed_url = findings.iter().find_map(|f| f.fixed_url.clone());
+    if result.ok && result.detail.is_empty() {
+        result.detail = "ok".to_string();
+    }
+    result.findings = findings;
+    result
+}
+
+/// Runs `checks` one after the other, reporting nowhere.
 pub async fn run_checks(checks: &[Check], env: &EnvLookup) -> Vec<CheckResult> {
+    run_checks_reporting(checks, env, &NoReporter, false).await
+}
+
+/// Runs `checks` one after the other; each HTTP download's bytes go to `reporter` (bytes,
+/// rate and ETA on the CLI's bars). With `try_fixed`, a failed check whose link doctor
+/// derived a fixed URL also checks that URL (`CheckResult::fixed_check`).
+pub async fn run_checks_reporting(
+    checks: &[Check],
+    env: &EnvLookup,
+    reporter: &dyn Reporter,
+    try_fixed: bool,
+) -> Vec<CheckResult> {
     let mut results = Vec::new();
     for check in checks {
-        let (verified, detail) = match download(&check.url, env).await {
-            Ok(Download::Ok { size, sha256, sha1 }) => {
-                let (kind, got) = match check.hash {
-                    HashKind::Sha1 => ("sha1", sha1),
-                    HashKind::Sha256 => ("sha256", sha256),
-                };
-                if got == check.expected {
-                    (true, "ok".to_string())
-                } else {
-                    (
-                        false,
-                        format!("content differs: {size} bytes with {kind} {got}"),
-                    )
-                }
-            }
-            Ok(Download::Status(status)) => (false, format!("the download answered HTTP {status}")),
-            Err(e) => (false, e.to_string()),
-        };
-        results.push(CheckResult {
-            url: http::display_url(&check.url),
-            expected: check.expected.clone(),
-            verified,
-            detail,
-        });
+        let mut result = run_check(check, env, reporter).await;
+        if try_fixed
+            && !result.ok
+            && let Some(fixed) = result.fixed_url.as_deref().and_then(|u| Url::parse(u).ok())
+            && fixed != check.url
+        {
+            let again = Check {
+                url: fixed,
+                expected: check.expected.clone(),
+                hash: check.hash,
+            };
+            result.fixed_check = Some(Box::new(run_check(&again, env, reporter).await));
+        }
+        results.push(result);
     }
     results
 }

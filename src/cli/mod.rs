@@ -2,6 +2,9 @@
 //! built from the registry), dispatch to the library, human or JSON output, and the mapping of
 //! outcomes to exit codes (0 done, 1 failed, 2 bad input, 130 interrupted).
 
+mod batch;
+mod config;
+mod help;
 mod progress;
 mod providers;
 mod render;
@@ -128,8 +131,9 @@ struct PackageArgs {
 #[derive(Args, Debug, Clone)]
 #[command(next_help_heading = "Publishing")]
 struct PublishSettings {
-    /// Destination, repeatable (the forms are listed by `providers::with_destination_options`).
-    #[arg(long = "to", value_name = "DEST", required = true)]
+    /// Destination, repeatable (the forms are listed by `providers::with_destination_options`);
+    /// without one, `to = [...]` of cubeship.toml.
+    #[arg(long = "to", value_name = "DEST")]
     to: Vec<String>,
     /// Object key under the destination. Variables: {name} {sha256} {sha256_16} {sha1} {file} {role}.
     /// [default: {name}/{sha256_16}/{file}; {name}-{file} where names are flat]
@@ -164,20 +168,30 @@ struct PublishArgs {
 struct PackageAndPublishArgs {
     #[command(flatten)]
     cube: CubeArgs,
+    /// More MLCube folders, published in the same run with one combined report
+    /// (`--deploy-dir`/`--output` then need `{name}`).
+    #[arg(value_name = "MORE_MLCUBES")]
+    more: Vec<PathBuf>,
     #[command(flatten)]
     publish: PublishSettings,
 }
 
 #[derive(Args, Debug)]
 struct VerifyArgs {
-    /// A publish.json report, or one URL (then give --sha256 or --sha1).
+    /// A publish.json report, or one URL (`https://…` or MedPerf's `direct:https://…`).
+    /// A URL is also read by the link doctor: share links, presigned URLs and HTML pages are
+    /// explained and the URL MedPerf can download is shown.
     target: String,
-    /// Expected sha256 (hex) of the URL's content.
+    /// Expected sha256 (hex) of the URL's content (without a hash: only checks that MedPerf
+    /// can download it).
     #[arg(long, value_name = "HEX")]
     sha256: Option<String>,
     /// Expected sha1 (hex) of the URL's content (MedPerf before late 2023).
     #[arg(long, value_name = "HEX")]
     sha1: Option<String>,
+    /// When a link fails and the link doctor derives a fixed URL, check that URL too.
+    #[arg(long)]
+    try_fixed: bool,
 }
 
 /// Options of every `<provider> upload FILE…` command.
@@ -196,10 +210,19 @@ struct UploadSettings {
 
 /// The whole command line: the fixed subcommands plus what the registry declares.
 fn command() -> clap::Command {
-    Cli::command()
+    let command = Cli::command()
         .mut_subcommand("publish", providers::with_destination_options)
         .mut_subcommand("package-and-publish", providers::with_destination_options)
-        .subcommands(providers::upload_subcommands())
+        .subcommands(providers::upload_subcommands(&config_options()))
+        .subcommand(help::man_subcommand())
+        .subcommand(config::subcommand());
+    help::with_examples(command)
+}
+
+/// cubeship.toml's provider options, for the flags they make optional; a broken file is
+/// reported where it is used, not while building the command line.
+fn config_options() -> destinations::GivenOptions {
+    config::load().map(|c| c.options).unwrap_or_default()
 }
 
 /// Parses arguments, runs, prints errors once with their cause chain, returns the exit code.
@@ -267,6 +290,14 @@ async fn dispatch(matches: &clap::ArgMatches, global: GlobalArgs) -> anyhow::Res
         };
         return upload(factory, upload_matches, &global).await;
     }
+    if let Some(("config", config_matches)) = matches.subcommand() {
+        config::run(config_matches, global.json)?;
+        return Ok(exit::OK);
+    }
+    if let Some(("man", man_matches)) = matches.subcommand() {
+        help::man(command(), man_matches)?;
+        return Ok(exit::OK);
+    }
     let cli = Cli::from_arg_matches(matches)?;
     let output = Output::from_global(&global);
     match cli.command {
@@ -308,6 +339,9 @@ async fn dispatch(matches: &clap::ArgMatches, global: GlobalArgs) -> anyhow::Res
             let sub = matches
                 .subcommand_matches("package-and-publish")
                 .expect("package-and-publish matches");
+            if !args.more.is_empty() {
+                return batch::run(args, sub, &global, output).await;
+            }
             let cube = load_cube(&args.cube, &global)?;
             package::check(&cube, &package_options(&args.cube))?;
             publish::validate_key_template(args.publish.key_template.as_deref())?;
@@ -355,13 +389,18 @@ async fn dispatch(matches: &clap::ArgMatches, global: GlobalArgs) -> anyhow::Res
         Command::Verify(args) => {
             let checks =
                 verify::checks_for(&args.target, args.sha256.as_deref(), args.sha1.as_deref())?;
-            let results = verify::run_checks(&checks, &process_env()).await;
+            let bars = Bars::new(output);
+            let results =
+                verify::run_checks_reporting(&checks, &process_env(), &bars, args.try_fixed).await;
+            bars.clear();
             if global.json {
                 render::print_json(&results)?;
-            } else if !global.quiet {
+            } else if global.quiet {
+                render::print_failed_checks(&results);
+            } else {
                 render::print_checks(&results);
             }
-            Ok(if results.iter().all(|r| r.verified) {
+            Ok(if results.iter().all(|r| r.ok) {
                 exit::OK
             } else {
                 exit::FAILED
@@ -392,6 +431,7 @@ async fn upload(
             factory.options.iter().chain(factory.upload_options),
         ),
         env: process_env(),
+        file: config::load()?.options,
         retry: RetryPolicy::default(),
     };
     let target = destinations::open_upload(factory, items.len(), &open).await?;
@@ -485,7 +525,9 @@ fn finish(
     bars.clear();
     if output.json {
         render::print_json(report)?;
-    } else if !output.quiet {
+    } else if output.quiet {
+        render::print_urls(report);
+    } else {
         render::print_publish(report, deploy_dir);
     }
     Ok(if options.dry_run || report.all_published() {
@@ -499,12 +541,24 @@ async fn open_destinations(
     settings: &PublishSettings,
     matches: &clap::ArgMatches,
 ) -> Result<Vec<Target>, InputError> {
+    let file = config::load()?;
+    let to = if settings.to.is_empty() {
+        file.to.clone()
+    } else {
+        settings.to.clone()
+    };
+    if to.is_empty() {
+        return Err(InputError::new("no destination: give --to DEST").hint(
+            "or set default destinations with `to = [...]` in cubeship.toml (docs/configuration.md)",
+        ));
+    }
     let open = OpenOptions {
         given: providers::given_destination_options(matches),
         env: process_env(),
+        file: file.options,
         retry: RetryPolicy::default(),
     };
-    destinations::open_all(&settings.to, &open).await
+    destinations::open_all(&to, &open).await
 }
 
 fn load_cube(args: &CubeArgs, global: &GlobalArgs) -> Result<mlcube::MlCube, InputError> {

@@ -82,26 +82,33 @@ pub fn with_destination_options(command: Command) -> Command {
         .after_long_help(environment_help(FACTORIES.iter().copied()))
 }
 
-/// `cubeship NAME upload FILE…` for every provider.
-pub fn upload_subcommands() -> Vec<Command> {
+/// `cubeship NAME upload FILE…` for every provider. An upload option without a default is
+/// required unless `file` (cubeship.toml's options) gives it.
+pub fn upload_subcommands(file: &GivenOptions) -> Vec<Command> {
     FACTORIES
         .iter()
         .map(|factory| {
             let place = factory.upload_options.iter().filter_map(|spec| {
                 arg(spec, "Where files go".to_string(), None)
-                    .map(|a| a.required(spec.default.is_none()))
+                    .map(|a| a.required(spec.default.is_none() && file.get(spec.name).is_none()))
             });
             let options = factory
                 .options
                 .iter()
                 .filter_map(|spec| arg(spec, heading(factory), None));
-            let upload = UploadSettings::augment_args(Command::new("upload").about(format!(
-                "Upload files as they are to {} and print their URLs and hashes",
-                factory.destination_syntax
-            )))
-            .args(place.collect::<Vec<_>>())
-            .args(options.collect::<Vec<_>>())
-            .after_help(environment_help(std::iter::once(*factory)));
+            // The about comes after augment_args, which would set the struct's own doc.
+            let upload = UploadSettings::augment_args(Command::new("upload"))
+                .about(format!(
+                    "Upload files as they are to {} and print their URLs and hashes",
+                    factory.destination_syntax
+                ))
+                .args(place.collect::<Vec<_>>())
+                .args(options.collect::<Vec<_>>())
+                .after_help(format!(
+                    "{}\n\n{}",
+                    super::help::upload_examples(factory),
+                    environment_help(std::iter::once(*factory))
+                ));
             Command::new(factory.name)
                 .about(format!("{}, one step by hand", factory.title))
                 .subcommand_required(true)

@@ -4,6 +4,7 @@
 use std::io::Write;
 use std::path::Path;
 
+use cubeship::linkdoctor::Severity;
 use cubeship::package::Manifest;
 use cubeship::report::{PublishReport, UploadStatus, human_size};
 use cubeship::verify::CheckResult;
@@ -16,13 +17,51 @@ pub fn print_json<T: serde::Serialize>(value: &T) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// The lines `cubeship verify` prints.
+/// The lines `cubeship verify` prints: the verdict, the download's size, time and rate, and
+/// the link doctor's findings with the URL to use instead.
 pub fn print_checks(results: &[CheckResult]) {
     for line in results {
-        if line.verified {
-            println!("verified  {}", line.url);
-        } else {
-            println!("FAILED    {}\n          {}", line.url, line.detail);
+        let state = match (line.ok, line.verified) {
+            (true, true) => "verified  ",
+            (true, false) => "ok        ",
+            (false, _) => "FAILED    ",
+        };
+        println!("{state}{}", line.url);
+        if !line.ok || !line.verified {
+            println!("          {}", line.detail);
+        }
+        if line.expected.is_none()
+            && let (Some(sha256), Some(sha1)) = (&line.sha256, &line.sha1)
+        {
+            println!("          sha256 {sha256}\n          sha1   {sha1}");
+        }
+        if let Some(final_url) = &line.final_url {
+            println!("          redirected to {final_url}");
+        }
+        if let (Some(size), Some(seconds)) = (line.size, line.seconds) {
+            let rate = line
+                .bytes_per_second
+                .map(|r| format!(" ({}/s)", human_size(r as u64)))
+                .unwrap_or_default();
+            println!("          {} in {seconds:.2} s{rate}", human_size(size));
+        }
+        for finding in &line.findings {
+            let label = match finding.severity {
+                Severity::Error => "error",
+                Severity::Warning => "warning",
+            };
+            println!("          {label}: {}", finding.message);
+        }
+        if let Some(fixed) = &line.fixed_url {
+            println!("          use instead: {fixed}");
+        }
+        if let Some(again) = &line.fixed_check {
+            let verdict = match (again.ok, again.verified) {
+                (true, true) => "verified".to_string(),
+                (true, false) => "downloadable".to_string(),
+                (false, _) => format!("also fails: {}", again.detail),
+            };
+            println!("          checked it: {verdict}");
         }
     }
 }
@@ -134,5 +173,31 @@ pub fn print_publish(report: &PublishReport, deploy_dir: &Path) {
             println!("Dry run: nothing was uploaded.");
         }
         None => println!("Not every component is published and verified: no medperf command."),
+    }
+}
+
+/// What `-q` prints of a publish report: the URL of every upload that is published, one per
+/// line (errors went to stderr), so that scripts can read them.
+pub fn print_urls(report: &PublishReport) {
+    for component in &report.components {
+        for upload in &component.uploads {
+            if upload.is_published(report.verification)
+                && let Some(url) = &upload.url
+            {
+                println!("{url}");
+            }
+        }
+    }
+}
+
+/// What `-q` prints of `verify`: only the checks that failed, one line each.
+pub fn print_failed_checks(results: &[CheckResult]) {
+    for line in results.iter().filter(|r| !r.ok) {
+        let fix = line
+            .fixed_url
+            .as_deref()
+            .map(|f| format!(" (use instead: {f})"))
+            .unwrap_or_default();
+        println!("FAILED {}: {}{fix}", line.url, line.detail);
     }
 }

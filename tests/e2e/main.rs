@@ -4,13 +4,20 @@
 
 mod support;
 
+mod batch;
+mod config;
 mod container;
 mod gcs;
 mod github;
 mod github_contract;
+mod help;
 mod http;
+mod linkdoctor;
 mod oci;
 mod package;
 mod publish_dir;
+mod quiet;
 mod s3;
+mod schema;
 mod synapse;
+mod terminal;

@@ -321,7 +321,7 @@ fn bad_destinations_and_options_are_usage_errors() {
 
 #[test]
 fn completions_and_version_are_printed() {
-    for shell in ["bash", "zsh", "fish"] {
+    for shell in ["bash", "zsh", "fish", "powershell", "elvish"] {
         let run = cubeship_run(["completions", shell]);
         run.assert_code(0);
         assert!(run.stdout.contains("package-and-publish"), "{shell}");

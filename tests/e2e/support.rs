@@ -57,6 +57,8 @@ pub fn cubeship() -> Command {
         "/nonexistent/cubeship-test-aws-credentials",
     );
     command.env("AWS_EC2_METADATA_DISABLED", "true");
+    // No user cubeship.toml: tests that want one write it and set XDG_CONFIG_HOME or the folder.
+    command.env("XDG_CONFIG_HOME", "/nonexistent/cubeship-test-config");
     command.stdin(Stdio::null());
     command
 }
@@ -343,6 +345,7 @@ pub fn conformance(spec: &str, flags: &[(&str, &str)], env: &[(&str, &str)]) {
     let open = OpenOptions {
         given,
         env: std::sync::Arc::new(move |name| env.get(name).cloned()),
+        file: GivenOptions::default(),
         retry: cubeship_provider::RetryPolicy::default(),
     };
     let scratch = tempfile::tempdir().unwrap();

@@ -1,7 +1,8 @@
 //! Provider options declared once (the rclone idea): each option's flag, environment
 //! variables, help, default, and whether it is a secret. One declaration drives the command
 //! line flags, the environment lookup, the redaction of secret values and the docs; `Settings`
-//! is what a provider reads after resolution (flag, else environment, else default).
+//! is what a provider reads after resolution (flag, else environment, else the configuration
+//! file, else default).
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -182,6 +183,8 @@ pub enum Origin {
     Flag(&'static str),
     /// This environment variable.
     Env(&'static str),
+    /// The option of this name in the configuration file (`cubeship.toml`).
+    File(&'static str),
     /// The option's declared default.
     Default,
 }
@@ -191,6 +194,7 @@ impl fmt::Display for Origin {
         match self {
             Origin::Flag(name) => write!(f, "--{name}"),
             Origin::Env(var) => write!(f, "${var}"),
+            Origin::File(name) => write!(f, "{name} in cubeship.toml"),
             Origin::Default => f.write_str("the default"),
         }
     }
@@ -242,6 +246,18 @@ impl Settings {
         given: &dyn Fn(&str) -> Option<Vec<String>>,
         env: EnvLookup,
     ) -> Settings {
+        Self::resolve_with_file(specs, given, env, &|_| None)
+    }
+
+    /// `resolve` with a third source below the environment: `file(name)` returns the values
+    /// of a configuration file. Flag > environment > file > default. Secrets never come from
+    /// the file (the caller refuses them there; they are ignored here too).
+    pub fn resolve_with_file(
+        specs: &[OptionSpec],
+        given: &dyn Fn(&str) -> Option<Vec<String>>,
+        env: EnvLookup,
+        file: &dyn Fn(&str) -> Option<Vec<String>>,
+    ) -> Settings {
         let mut values = BTreeMap::new();
         for spec in specs {
             let from_flag = (!spec.env_only)
@@ -257,8 +273,19 @@ impl Settings {
                         .map(|v| (vec![v], Origin::Env(var)))
                 })
             };
+            let from_file = || {
+                (!spec.secret)
+                    .then(|| file(spec.name))
+                    .flatten()
+                    .filter(|v| !v.is_empty())
+                    .map(|v| (v, Origin::File(spec.name)))
+            };
             let from_default = || spec.default.map(|d| (vec![d.to_string()], Origin::Default));
-            if let Some((values_of, origin)) = from_flag.or_else(from_env).or_else(from_default) {
+            if let Some((values_of, origin)) = from_flag
+                .or_else(from_env)
+                .or_else(from_file)
+                .or_else(from_default)
+            {
                 values.insert(
                     spec.name,
                     Resolved {
@@ -411,6 +438,37 @@ mod tests {
         let given = |_: &str| Some(vec!["from-a-flag".to_string()]);
         let settings = Settings::resolve(SPECS, &given, env(&[]));
         assert!(settings.secret("token").is_none());
+    }
+
+    #[test]
+    fn the_file_comes_after_the_environment_and_before_defaults() {
+        let file = |name: &str| match name {
+            "region" => Some(vec!["ap-south-1".to_string()]),
+            "threshold" => Some(vec!["128".to_string()]),
+            "token" => Some(vec!["from-the-file".to_string()]),
+            _ => None,
+        };
+        let none = |_: &str| None;
+        let settings =
+            Settings::resolve_with_file(SPECS, &none, env(&[("AWS_REGION", "us-east-2")]), &file);
+        assert_eq!(settings.text("region"), Some("us-east-2"));
+        assert_eq!(settings.text("threshold"), Some("128"));
+        assert_eq!(
+            settings.origin("threshold"),
+            Some(&Origin::File("threshold"))
+        );
+        assert_eq!(
+            Origin::File("threshold").to_string(),
+            "threshold in cubeship.toml"
+        );
+        assert!(settings.secret("token").is_none(), "no secret from a file");
+        let settings = Settings::resolve_with_file(SPECS, &none, env(&[]), &file);
+        assert_eq!(settings.text("region"), Some("ap-south-1"));
+        let flag = |name: &str| (name == "region").then(|| vec!["eu-west-1".to_string()]);
+        let settings = Settings::resolve_with_file(SPECS, &flag, env(&[]), &file);
+        assert_eq!(settings.text("region"), Some("eu-west-1"));
+        let settings = Settings::resolve_with_file(SPECS, &none, env(&[]), &none);
+        assert_eq!(settings.origin("threshold"), Some(&Origin::Default));
     }
 
     #[test]
