@@ -242,6 +242,8 @@ fn exit_code(error: &anyhow::Error) -> u8 {
 }
 
 async fn dispatch(matches: &clap::ArgMatches, global: GlobalArgs) -> anyhow::Result<u8> {
+    // A bad CUBESHIP_*_TIMEOUT is refused before anything runs (providers would fall back).
+    cubeship_provider::Timeouts::from_env(&process_env())?;
     if let Some((name, provider_matches)) = matches.subcommand()
         && let Some(factory) = destinations::factory_named(name)
     {

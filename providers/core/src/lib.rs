@@ -14,6 +14,7 @@ pub mod http;
 mod options;
 pub mod retry;
 pub mod secret;
+pub mod timeouts;
 mod types;
 
 pub use error::{Error, ErrorKind, InputError, Result};
@@ -25,4 +26,5 @@ pub use options::{
 };
 pub use retry::RetryPolicy;
 pub use secret::Secret;
+pub use timeouts::{BodyWatch, Timeouts};
 pub use types::*;
