@@ -147,6 +147,31 @@ impl Manifest {
                 .hint("the deploy folder changed after packaging: package the MLCube again"));
             }
         }
+        // Sizes are not enough: a file edited at the same size would be published under its
+        // old hash (and a remote copy with that hash taken as "unchanged"). What is sent is
+        // what gets hashed, so hash it again.
+        let mut changed = Vec::new();
+        for component in &manifest.components {
+            let file = deploy_dir.join(&component.file);
+            let digests = digest::hash_file(&file).map_err(|e| {
+                InputError::new(format!("cannot read {}: {e}", file.display()))
+                    .hint("package the MLCube again")
+            })?;
+            if !digests.sha256.eq_ignore_ascii_case(&component.sha256) {
+                changed.push(format!(
+                    "{} has sha256 {} but {} says {}",
+                    file.display(),
+                    digests.sha256,
+                    path.display(),
+                    component.sha256
+                ));
+            }
+        }
+        if !changed.is_empty() {
+            return Err(InputError::new(changed.join("\n")).hint(
+                "the deploy folder changed after packaging: package the MLCube again (cubeship package), then publish",
+            ));
+        }
         Ok(manifest)
     }
 }

@@ -11,5 +11,6 @@ mod github_contract;
 mod http;
 mod package;
 mod publish_dir;
+mod reliability;
 mod s3;
 mod synapse;
