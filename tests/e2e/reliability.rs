@@ -49,3 +49,51 @@ fn publish_refuses_a_deploy_file_edited_at_the_same_size() {
     );
     assert_eq!(files_under(&dest), before, "something was uploaded");
 }
+
+/// Defect 5: a run killed between the two renames of the deploy-folder swap left no deploy
+/// folder (only `.deploy.old`, or `.deploy.staging-PID.old` before), and the leftover made
+/// later runs fail. The swap is now one atomic exchange where the kernel can, and every run
+/// heals the states a kill can leave.
+#[test]
+fn a_deploy_folder_lost_in_a_killed_swap_is_restored_and_leftovers_removed() {
+    let (temp, cube) = example_cube("brats-model-deepmedic");
+    cubeship_run(["package", cube.to_str().unwrap()]).assert_code(0);
+    let deploy = cube.join("deploy");
+    let manifest = std::fs::read(deploy.join("manifest.json")).unwrap();
+
+    // Killed after the first rename of the old two-rename swap (either name).
+    for leftover in [".deploy.old", ".deploy.staging-4194999.old"] {
+        std::fs::rename(&deploy, cube.join(leftover)).unwrap();
+        let dest = temp.path().join(format!("published{leftover}"));
+        let run = cubeship_run([
+            "publish",
+            deploy.to_str().unwrap(),
+            "--to",
+            &format!("dir:{}", dest.display()),
+        ]);
+        run.assert_code(0);
+        assert_eq!(
+            std::fs::read(deploy.join("manifest.json")).unwrap(),
+            manifest
+        );
+        assert!(!cube.join(leftover).exists());
+    }
+
+    // Both the deploy folder and leftovers of dead runs present: packaging works and cleans up.
+    copy_tree(&deploy, &cube.join(".deploy.old"));
+    copy_tree(&deploy, &cube.join(".deploy.staging-4194999.old"));
+    copy_tree(&deploy, &cube.join(".deploy.staging-4194999"));
+    cubeship_run(["package", cube.to_str().unwrap()]).assert_code(0);
+    cubeship_run(["package", cube.to_str().unwrap()]).assert_code(0);
+    let mut names: Vec<String> = std::fs::read_dir(&cube)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|n| n.contains("deploy"))
+        .collect();
+    names.sort();
+    assert_eq!(names, ["deploy"]);
+    assert_eq!(
+        std::fs::read(deploy.join("manifest.json")).unwrap(),
+        manifest
+    );
+}

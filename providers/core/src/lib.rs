@@ -10,6 +10,7 @@ pub mod conformance;
 pub mod digest;
 pub mod error;
 mod factory;
+pub mod fsutil;
 pub mod http;
 mod options;
 pub mod retry;
