@@ -5,7 +5,7 @@
 
 use std::path::{Path, PathBuf};
 
-use cubeship_provider::{Asset, ObjectKey, RemoteObject, UploadRequest};
+use cubeship_provider::{Asset, ErrorKind, ObjectKey, RemoteObject, UploadRequest};
 use futures::StreamExt;
 
 use crate::destinations::Target;
@@ -368,6 +368,25 @@ async fn upload_one(
                 Ok(uploaded) => {
                     report.status = UploadStatus::Uploaded;
                     report.url = Some(uploaded.url.to_string());
+                }
+                // The store's precondition (create only) failed: another run wrote the key
+                // between our check and our write. Look again instead of failing.
+                Err(e) if e.kind == ErrorKind::AlreadyExists && existing.is_none() => {
+                    match provider.head(key, &item.asset).await {
+                        Ok(Some(remote)) if same(&remote) => {
+                            report.status = UploadStatus::Unchanged;
+                            if let Some(url) = &remote.url {
+                                report.url = Some(url.to_string());
+                            }
+                        }
+                        _ => {
+                            report.error = Some(format!(
+                                "{key} was written with other content by someone else during this run ({e}); \
+                                 refusing to overwrite a URL that may be registered with MedPerf"
+                            ));
+                            return report;
+                        }
+                    }
                 }
                 Err(e) => {
                     report.error = Some(format!(

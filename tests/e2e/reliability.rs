@@ -97,3 +97,64 @@ fn a_deploy_folder_lost_in_a_killed_swap_is_restored_and_leftovers_removed() {
         manifest
     );
 }
+
+/// Defect 4: "never overwrite other bytes" was check-then-act. Several runs publishing the
+/// same cube to the same folder at once all succeed (each object is written by one of them
+/// with a link that never replaces; the others see it and report it unchanged), and every
+/// object holds the right bytes.
+#[test]
+fn runs_publishing_the_same_cube_at_once_all_succeed() {
+    let (temp, cube) = example_cube("brats-model-deepmedic");
+    write_random_file(
+        &cube.join("workspace/additional_files/weights.bin"),
+        8 << 20,
+        3,
+    );
+    cubeship_run(["package", cube.to_str().unwrap()]).assert_code(0);
+    let deploy = cube.join("deploy");
+    let dest = temp.path().join("published");
+    let to = format!("dir:{}", dest.display());
+    let children: Vec<_> = (0..4)
+        .map(|_| {
+            cubeship()
+                .args(["--json", "publish", deploy.to_str().unwrap(), "--to", &to])
+                .stdout(std::process::Stdio::piped())
+                .stderr(std::process::Stdio::piped())
+                .spawn()
+                .unwrap()
+        })
+        .collect();
+    let mut uploaded = 0;
+    for child in children {
+        let output = child.wait_with_output().unwrap();
+        let run = Run {
+            code: output.status.code().unwrap_or(-1),
+            stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
+        };
+        run.assert_code(0);
+        let statuses = statuses(&run.json());
+        assert!(
+            statuses.iter().all(|s| s == "uploaded" || s == "unchanged"),
+            "{statuses:?}"
+        );
+        uploaded += statuses.iter().filter(|s| *s == "uploaded").count();
+    }
+    assert!(uploaded >= 3, "each object was uploaded at least once");
+    let files = files_under(&dest);
+    assert_eq!(files.len(), 3, "no partial files left: {files:#?}");
+    let manifest: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(deploy.join("manifest.json")).unwrap())
+            .unwrap();
+    for component in manifest["components"].as_array().unwrap() {
+        let file = component["file"].as_str().unwrap();
+        let published = files
+            .iter()
+            .find(|p| p.file_name().unwrap() == file)
+            .unwrap();
+        assert_eq!(
+            sha256_file(published),
+            component["sha256"].as_str().unwrap()
+        );
+    }
+}
