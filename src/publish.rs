@@ -379,10 +379,17 @@ async fn upload_one(
                                 report.url = Some(url.to_string());
                             }
                         }
-                        _ => {
+                        Ok(Some(_)) => {
                             report.error = Some(format!(
                                 "{key} was written with other content by someone else during this run ({e}); \
                                  refusing to overwrite a URL that may be registered with MedPerf"
+                            ));
+                            return report;
+                        }
+                        _ => {
+                            report.error = Some(format!(
+                                "upload of {} to {} failed: {e}",
+                                item.file, target.spec
                             ));
                             return report;
                         }

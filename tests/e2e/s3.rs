@@ -503,3 +503,62 @@ fn conformance_on_s3s_fs_with_both_checksum_modes() {
         );
     }
 }
+
+/// Runs `publish DEPLOY --to DEST` `n` times at once; their outcomes.
+fn publish_at_once(
+    n: usize,
+    deploy: &Path,
+    dest: &str,
+    endpoint: &str,
+    extra: &[&str],
+) -> Vec<Run> {
+    let children: Vec<_> = (0..n)
+        .map(|_| {
+            with_keys(SECRET_KEY)
+                .arg("publish")
+                .arg(deploy)
+                .args(["--to", dest, "--endpoint-url", endpoint, "--json"])
+                .args(extra)
+                .stdout(std::process::Stdio::piped())
+                .stderr(std::process::Stdio::piped())
+                .spawn()
+                .unwrap()
+        })
+        .collect();
+    children
+        .into_iter()
+        .map(|child| {
+            let output = child.wait_with_output().unwrap();
+            Run {
+                code: output.status.code().unwrap_or(-1),
+                stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
+                stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
+            }
+        })
+        .collect()
+}
+
+/// Issue #13 defect 4: three runs publishing the same cube (one component multipart) to the
+/// same bucket at once all exit 0, with create-only writes (`If-None-Match: *` on PutObject
+/// and CompleteMultipartUpload; a lost race is looked at again and is "unchanged"), every URL
+/// serves its bytes, and no multipart upload stays open.
+#[test]
+fn moto_runs_publishing_the_same_cube_at_once_all_succeed() {
+    let moto = Moto::start("race");
+    let temp = tempfile::tempdir().unwrap();
+    let cube = cube_with_big_weights(temp.path(), 20 * 1024 * 1024);
+    cubeship_run(["package", cube.to_str().unwrap()]).assert_code(0);
+    let runs = publish_at_once(
+        3,
+        &cube.join("deploy"),
+        "s3://race/c",
+        &moto.endpoint,
+        &["--s3-multipart-threshold", "5"],
+    );
+    for run in &runs {
+        run.assert_code(0);
+        let report = run.json();
+        assert_urls_serve_their_hashes(&report);
+    }
+    assert_eq!(unfinished_uploads(&moto.endpoint, "race"), 0);
+}

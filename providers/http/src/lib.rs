@@ -355,6 +355,11 @@ impl HttpProvider {
         if !self.user_content_type {
             builder = builder.header(CONTENT_TYPE, asset.content_type);
         }
+        if request.existing.is_none() {
+            // Create only: a server that honours it answers 412 when another run wrote the
+            // key since our HEAD (nginx's WebDAV module ignores it; see docs/providers/http.md).
+            builder = builder.header(reqwest::header::IF_NONE_MATCH, "*");
+        }
         if asset.size > 0 && self.expect_continue.load(Ordering::Relaxed) {
             // hyper does not wait for the `100 Continue`, but a server that refuses the
             // request (401, 403, 413) answers at once instead of reading the body, and that

@@ -122,6 +122,8 @@ pub struct S3Provider {
     checksum: ChecksumMode,
     /// Set once the bucket answered `AccessControlListNotSupported`.
     acls_refused: AtomicBool,
+    /// Cleared for good once the store says it does not implement `If-None-Match` writes.
+    conditional_writes: AtomicBool,
     credentials: Option<aws_sdk_s3::config::SharedCredentialsProvider>,
     /// Multipart uploads started and not yet completed or aborted: (key, upload id).
     in_flight: std::sync::Mutex<Vec<(String, String)>>,
@@ -192,6 +194,7 @@ impl S3Provider {
             custom_endpoint,
             checksum,
             acls_refused: AtomicBool::new(false),
+            conditional_writes: AtomicBool::new(true),
             in_flight: std::sync::Mutex::new(Vec::new()),
             config,
         })
@@ -210,7 +213,73 @@ impl S3Provider {
         MIN_PART_SIZE.max(size.div_ceil(MAX_PARTS))
     }
 
-    async fn put_single(&self, asset: &Asset, key: &str) -> Result<()> {
+    /// Whether to send `If-None-Match: *` (create only) on a write of `key`.
+    fn create_only(&self, request: &UploadRequest<'_>) -> bool {
+        request.existing.is_none() && self.conditional_writes.load(Ordering::Relaxed)
+    }
+
+    /// Reads the answer to a create-only write (`If-None-Match: *` on PutObject or
+    /// CompleteMultipartUpload): `Some(AlreadyExists)` when another writer got there first
+    /// (412, 409 ConditionalRequestConflict, or moto's bare 403 with the key now present);
+    /// `Some(retryable)` after switching the condition off when the store does not implement
+    /// it (501, NotImplemented); `None`: an ordinary error.
+    async fn conditional_outcome<E>(
+        &self,
+        error: &SdkError<E, aws_sdk_s3::config::http::HttpResponse>,
+        key: &str,
+        what: &str,
+    ) -> Option<Error>
+    where
+        E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
+    {
+        let status = error.raw_response().map(|r| r.status().as_u16());
+        let code = error.code();
+        let taken = || {
+            Some(Error::new(
+                ErrorKind::AlreadyExists,
+                format!(
+                    "{what}: s3://{}/{key} was created by another writer meanwhile",
+                    self.config.bucket
+                ),
+            ))
+        };
+        match (status, code) {
+            (_, Some("PreconditionFailed" | "ConditionalRequestConflict")) | (Some(412), _) => {
+                taken()
+            }
+            (Some(501), _) | (_, Some("NotImplemented")) => {
+                self.conditional_writes.store(false, Ordering::Relaxed);
+                tracing::warn!(
+                    "s3://{}: the store does not implement create-only writes (If-None-Match); \
+                     a concurrent writer of the same key can no longer be detected",
+                    self.config.bucket
+                );
+                Some(
+                    Error::new(
+                        ErrorKind::Transport,
+                        format!("{what}: retrying without If-None-Match"),
+                    )
+                    .retryable(true),
+                )
+            }
+            (Some(403), _) if self.exists(key).await => taken(),
+            _ => None,
+        }
+    }
+
+    /// Whether anything is stored under `key`.
+    async fn exists(&self, key: &str) -> bool {
+        self.client
+            .head_object()
+            .bucket(&self.config.bucket)
+            .key(key)
+            .send()
+            .await
+            .is_ok()
+    }
+
+    async fn put_single(&self, upload: &UploadRequest<'_>, key: &str) -> Result<()> {
+        let asset = upload.asset;
         self.config
             .retry
             .run(
@@ -229,10 +298,21 @@ impl S3Provider {
                     if let Some(acl) = self.acl() {
                         request = request.acl(acl);
                     }
+                    let create_only = self.create_only(upload);
+                    if create_only {
+                        request = request.if_none_match("*");
+                    }
+                    let what = format!("PUT s3://{}/{key}", self.config.bucket);
                     match request.send().await {
                         Ok(_) => Ok(()),
-                        Err(e) => Err(self
-                            .map_write_error(e, &format!("PUT s3://{}/{key}", self.config.bucket))),
+                        Err(e) => {
+                            if create_only
+                                && let Some(error) = self.conditional_outcome(&e, key, &what).await
+                            {
+                                return Err(error);
+                            }
+                            Err(self.map_write_error(e, &what))
+                        }
                     }
                 },
             )
@@ -312,9 +392,11 @@ impl S3Provider {
                 self.config
                     .retry
                     .run(&what, |_| async {
+                        let create_only = self.create_only(request);
                         let answer = self
                             .client
                             .complete_multipart_upload()
+                            .set_if_none_match(create_only.then(|| "*".to_string()))
                             .bucket(&self.config.bucket)
                             .key(key)
                             .upload_id(&upload_id)
@@ -327,15 +409,21 @@ impl S3Provider {
                             .await;
                         match answer {
                             Ok(_) => Ok(()),
-                            // Some servers (moto 5) answer 200 with a body the SDK cannot parse
-                            // (`CompleteMultipartUploadResponse`): trust the object, not the XML.
-                            Err(e)
-                                if e.raw_response().map(|r| r.status().as_u16()) == Some(200)
-                                    && self.holds(key, asset).await =>
-                            {
-                                Ok(())
+                            // Whatever went wrong, look before failing: a lost reply (the
+                            // connection dropped after the store completed the object, so a
+                            // retry gets NoSuchUpload or 412), or a 200 whose body the SDK
+                            // cannot parse (moto 5). The object with our size and sha256 is
+                            // the answer that counts, not the XML.
+                            Err(_) if self.holds(key, asset).await => Ok(()),
+                            Err(e) => {
+                                if create_only
+                                    && let Some(error) =
+                                        self.conditional_outcome(&e, key, &what).await
+                                {
+                                    return Err(error);
+                                }
+                                Err(map_error(e, &what))
                             }
-                            Err(e) => Err(map_error(e, &what)),
                         }
                     })
                     .await
@@ -639,7 +727,7 @@ impl Provider for S3Provider {
         if request.asset.size >= self.config.multipart_threshold {
             self.put_multipart(request, &key).await?;
         } else {
-            self.put_single(request.asset, &key).await?;
+            self.put_single(request, &key).await?;
             request.progress.advance(request.asset.size);
         }
         Ok(Uploaded {
