@@ -54,6 +54,9 @@ pub struct PublishOptions {
     pub dry_run: bool,
     /// Uploads at once.
     pub jobs: usize,
+    /// Records in-flight uploads so that a killed run resumes them (`publish` sets it to the
+    /// deploy folder's journal).
+    pub journal: Option<cubeship_provider::journal::Journal>,
 }
 
 /// The default object key: content-addressed, so a URL that MedPerf registered never starts
@@ -363,6 +366,7 @@ async fn upload_one(
                 key,
                 existing: existing.as_ref(),
                 progress,
+                journal: options.journal.as_ref(),
             };
             match provider.upload(&request).await {
                 Ok(uploaded) => {
@@ -460,6 +464,10 @@ pub async fn publish(
         options.key_template.as_deref(),
     )?;
     warn_about_registries(manifest, targets, reporter);
+    let options = &PublishOptions {
+        journal: Some(cubeship_provider::journal::Journal::in_dir(deploy_dir)),
+        ..options.clone()
+    };
     let grid = transfer(&items, targets, &keys, options, reporter).await;
     let components: Vec<ComponentReport> = manifest
         .components

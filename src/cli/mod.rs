@@ -386,6 +386,7 @@ async fn upload(
         hash: HashKind::Sha256,
         dry_run: global.dry_run,
         jobs: global.jobs as usize,
+        journal: None,
     };
     let output = Output::from_global(global);
     let bars = Bars::new(output);
@@ -534,6 +535,7 @@ fn publish_options(
         hash: settings.hash.parse()?,
         dry_run: global.dry_run,
         jobs: global.jobs as usize,
+        journal: None,
     })
 }
 

@@ -12,6 +12,7 @@ pub mod error;
 mod factory;
 pub mod fsutil;
 pub mod http;
+pub mod journal;
 mod options;
 pub mod retry;
 pub mod secret;

@@ -4,6 +4,7 @@
 
 mod factory;
 
+use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
@@ -18,6 +19,8 @@ use aws_sdk_s3::types::{
 use aws_smithy_types::retry::RetryConfig;
 use aws_smithy_types::timeout::TimeoutConfig;
 use cubeship_provider::error::is_missing;
+use cubeship_provider::http::display_url;
+use cubeship_provider::journal::JournalEntry;
 use cubeship_provider::{
     Asset, Capabilities, Error, ErrorKind, ObjectKey, Provider, RemoteObject, Result, RetryPolicy,
     SHA256_METADATA_KEY, UploadRequest, Uploaded,
@@ -350,11 +353,164 @@ impl S3Provider {
         }
     }
 
+    /// The journal's name for `key` of this destination (endpoint included: the same bucket
+    /// name on another store is another object).
+    fn journal_id(&self, key: &str) -> String {
+        match &self.custom_endpoint {
+            Some(endpoint) => format!(
+                "s3+{}/{}/{key}",
+                display_url(endpoint).trim_end_matches('/'),
+                self.config.bucket
+            ),
+            None => format!("s3://{}/{key}", self.config.bucket),
+        }
+    }
+
+    /// The parts already stored for `upload_id` (ListParts, every page), by number; an error
+    /// when the upload is gone (completed or aborted meanwhile).
+    async fn list_parts(
+        &self,
+        key: &str,
+        upload_id: &str,
+    ) -> Result<BTreeMap<i32, (i64, CompletedPart)>> {
+        let what = format!("listing the parts of s3://{}/{key}", self.config.bucket);
+        let mut parts = BTreeMap::new();
+        let mut marker: Option<String> = None;
+        loop {
+            let page = self
+                .client
+                .list_parts()
+                .bucket(&self.config.bucket)
+                .key(key)
+                .upload_id(upload_id)
+                .set_part_number_marker(marker.clone())
+                .send()
+                .await;
+            let page = match page {
+                Ok(page) => page,
+                // moto 5 answers 200 with XML the SDK does not parse: read the parts from it.
+                Err(e) if e.raw_response().map(|r| r.status().as_u16()) == Some(200) => {
+                    let body = e
+                        .raw_response()
+                        .and_then(|r| r.body().bytes())
+                        .map(|b| String::from_utf8_lossy(b).into_owned())
+                        .unwrap_or_default();
+                    return Ok(parse_list_parts(&body));
+                }
+                Err(e) => return Err(map_error(e, &what)),
+            };
+            for part in page.parts() {
+                if let Some(number) = part.part_number {
+                    parts.insert(
+                        number,
+                        (
+                            part.size.unwrap_or(-1),
+                            CompletedPart::builder()
+                                .part_number(number)
+                                .set_e_tag(part.e_tag.clone())
+                                .set_checksum_crc32(part.checksum_crc32.clone())
+                                .build(),
+                        ),
+                    );
+                }
+            }
+            match (page.is_truncated, page.next_part_number_marker) {
+                (Some(true), Some(next)) if Some(&next) != marker.as_ref() => marker = Some(next),
+                _ => return Ok(parts),
+            }
+        }
+    }
+
+    /// A multipart upload recorded in the journal by a run that was killed: resumed (its
+    /// stored parts) when it is for the same bytes cut the same way, else aborted.
+    async fn recorded_upload(
+        &self,
+        request: &UploadRequest<'_>,
+        key: &str,
+        part_size: u64,
+    ) -> Option<(String, BTreeMap<i32, (i64, CompletedPart)>)> {
+        let journal = request.journal?;
+        let id = self.journal_id(key);
+        let entry = journal.get(&id)?;
+        let asset = request.asset;
+        if entry.sha256 == asset.sha256 && entry.size == asset.size && entry.part_size == part_size
+        {
+            match self.list_parts(key, &entry.upload_id).await {
+                Ok(parts) => {
+                    tracing::info!(
+                        "s3://{}/{key}: resuming the multipart upload of an interrupted run ({} parts already stored: {:?})",
+                        self.config.bucket,
+                        parts.len(),
+                        parts
+                            .iter()
+                            .map(|(n, (size, _))| (*n, *size))
+                            .collect::<Vec<_>>()
+                    );
+                    return Some((entry.upload_id, parts));
+                }
+                Err(e) => tracing::info!("not resuming the interrupted upload: {e}"),
+            }
+        } else if self.abort(key, &entry.upload_id).await {
+            tracing::info!(
+                "s3://{}/{key}: aborted the multipart upload an interrupted run left for other bytes",
+                self.config.bucket
+            );
+        }
+        journal.remove(&id);
+        None
+    }
+
     async fn put_multipart(&self, request: &UploadRequest<'_>, key: &str) -> Result<()> {
         let asset = request.asset;
         let what = format!("multipart upload to s3://{}/{key}", self.config.bucket);
-        let upload_id = self
-            .config
+        let part_size = Self::part_size(asset.size);
+        let journal_id = self.journal_id(key);
+        let (upload_id, stored) = match self.recorded_upload(request, key, part_size).await {
+            Some(resumed) => resumed,
+            None => {
+                let upload_id = self.create_multipart(request, key, &what).await?;
+                if let Some(journal) = request.journal {
+                    journal.put(
+                        &journal_id,
+                        JournalEntry {
+                            upload_id: upload_id.clone(),
+                            sha256: asset.sha256.clone(),
+                            size: asset.size,
+                            part_size,
+                        },
+                    );
+                }
+                (upload_id, BTreeMap::new())
+            }
+        };
+        self.in_flight
+            .lock()
+            .expect("in-flight list lock")
+            .push((key.to_string(), upload_id.clone()));
+        let result = self.upload_parts(request, key, &upload_id, &stored).await;
+        let completed = self.complete(request, key, &upload_id, result, &what).await;
+        // Never leave billed, invisible parts behind; the journal entry goes once the upload
+        // is completed or really aborted (a failed abort is for the next run to do).
+        let settled = completed.is_ok() || self.abort(key, &upload_id).await;
+        if settled && let Some(journal) = request.journal {
+            journal.remove(&journal_id);
+        }
+        self.in_flight
+            .lock()
+            .expect("in-flight list lock")
+            .retain(|(_, id)| id != &upload_id);
+        completed
+    }
+
+    async fn create_multipart(
+        &self,
+        request: &UploadRequest<'_>,
+        key: &str,
+        what: &str,
+    ) -> Result<String> {
+        let asset = request.asset;
+        let what = what.to_string();
+        self.config
             .retry
             .run(&what, |_| async {
                 let mut create = self
@@ -380,14 +536,21 @@ impl S3Provider {
                     Err(e) => Err(self.map_write_error(e, &what)),
                 }
             })
-            .await?;
+            .await
+    }
 
-        self.in_flight
-            .lock()
-            .expect("in-flight list lock")
-            .push((key.to_string(), upload_id.clone()));
-        let result = self.upload_parts(request, key, &upload_id).await;
-        let completed = match result {
+    async fn complete(
+        &self,
+        request: &UploadRequest<'_>,
+        key: &str,
+        upload_id: &str,
+        result: Result<Vec<CompletedPart>>,
+        what: &str,
+    ) -> Result<()> {
+        let asset = request.asset;
+        let upload_id = upload_id.to_string();
+        let what = what.to_string();
+        match result {
             Ok(parts) => {
                 self.config
                     .retry
@@ -429,16 +592,7 @@ impl S3Provider {
                     .await
             }
             Err(e) => Err(e),
-        };
-        if completed.is_err() {
-            // Never leave billed, invisible parts behind.
-            self.abort(key, &upload_id).await;
         }
-        self.in_flight
-            .lock()
-            .expect("in-flight list lock")
-            .retain(|(_, id)| id != &upload_id);
-        completed
     }
 
     async fn upload_parts(
@@ -446,6 +600,7 @@ impl S3Provider {
         request: &UploadRequest<'_>,
         key: &str,
         upload_id: &str,
+        stored: &BTreeMap<i32, (i64, CompletedPart)>,
     ) -> Result<Vec<CompletedPart>> {
         let asset = request.asset;
         let part_size = Self::part_size(asset.size);
@@ -456,7 +611,17 @@ impl S3Provider {
                 let length = part_size.min(asset.size - offset);
                 let number = (index + 1) as i32;
                 let what = format!("part {number}/{count} of s3://{}/{key}", self.config.bucket);
+                let already = stored
+                    .get(&number)
+                    // A store that gives no size (-1) is trusted: the journal says the
+                    // parts were cut the same way, and a stored part is always whole.
+                    .filter(|(size, _)| *size == length as i64 || *size < 0)
+                    .map(|(_, part)| part.clone());
                 async move {
+                    if let Some(part) = already {
+                        request.progress.advance(length);
+                        return Ok(part);
+                    }
                     let part = self
                         .config
                         .retry
@@ -493,8 +658,9 @@ impl S3Provider {
         Ok(parts)
     }
 
-    /// Aborts a multipart upload, logging (not failing) when that is impossible.
-    async fn abort(&self, key: &str, upload_id: &str) {
+    /// Aborts a multipart upload, logging (not failing) when that is impossible; whether it
+    /// is gone.
+    async fn abort(&self, key: &str, upload_id: &str) -> bool {
         let what = format!(
             "aborting the multipart upload of s3://{}/{key}",
             self.config.bucket
@@ -507,8 +673,14 @@ impl S3Provider {
             .upload_id(upload_id)
             .send()
             .await;
-        if let Err(e) = abort {
-            tracing::warn!("{}", map_error(e, &what));
+        match abort {
+            Ok(_) => true,
+            // Already gone (completed or aborted): nothing left behind.
+            Err(e) if e.raw_response().map(|r| r.status().as_u16()) == Some(404) => true,
+            Err(e) => {
+                tracing::warn!("{}", map_error(e, &what));
+                false
+            }
         }
     }
 
@@ -548,6 +720,35 @@ impl S3Provider {
             r#"{{"Version":"2012-10-17","Statement":[{{"Sid":"PublicReadForMedPerf","Effect":"Allow","Principal":"*","Action":"s3:GetObject","Resource":"{resource}"}}]}}"#
         )
     }
+}
+
+/// The parts of a ListParts answer, read from its XML directly (number, size, ETag).
+fn parse_list_parts(xml: &str) -> BTreeMap<i32, (i64, CompletedPart)> {
+    fn tag<'a>(text: &'a str, name: &str) -> Option<&'a str> {
+        let start = text.find(&format!("<{name}>"))? + name.len() + 2;
+        let end = text[start..].find(&format!("</{name}>"))? + start;
+        Some(text[start..end].trim())
+    }
+    xml.split("<Part>")
+        .skip(1)
+        .filter_map(|part| {
+            let part = part.split("</Part>").next()?;
+            let number: i32 = tag(part, "PartNumber")?.parse().ok()?;
+            let size = tag(part, "Size").and_then(|s| s.parse().ok()).unwrap_or(-1);
+            let e_tag = tag(part, "ETag").map(|e| e.replace("&quot;", "\""));
+            Some((
+                number,
+                (
+                    size,
+                    CompletedPart::builder()
+                        .part_number(number)
+                        .set_e_tag(e_tag)
+                        .set_checksum_crc32(tag(part, "ChecksumCRC32").map(str::to_string))
+                        .build(),
+                ),
+            ))
+        })
+        .collect()
 }
 
 /// `length` bytes of the asset's file from `offset`, streamed (and re-opened on each retry).
