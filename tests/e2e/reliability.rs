@@ -158,3 +158,78 @@ fn runs_publishing_the_same_cube_at_once_all_succeed() {
         );
     }
 }
+
+#[track_caller]
+fn assert_secret_absent(run: &Run, secret: &str, files: &[&Path]) {
+    let mut hits = run.stdout.matches(secret).count() + run.stderr.matches(secret).count();
+    for file in files {
+        hits += std::fs::read_to_string(file)
+            .unwrap_or_default()
+            .matches(secret)
+            .count();
+    }
+    assert_eq!(
+        hits, 0,
+        "the secret was shown:\nstdout:\n{}\nstderr:\n{}",
+        run.stdout, run.stderr
+    );
+}
+
+/// Defect 8: secrets on the command line or in URLs never reach output, logs or reports.
+#[test]
+fn secrets_in_urls_are_refused_or_never_shown() {
+    let secret = "Sig-5ecr3t-0123456789";
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("f.bin");
+    std::fs::write(&file, b"bytes").unwrap();
+
+    // A literal presigned URL for `http upload`: refused before anything is sent, with the
+    // env:VAR way as the hint.
+    let url = format!("http://127.0.0.1:9/o.bin?X-Signature={secret}");
+    let literal = cubeship_run([
+        "-v",
+        "http",
+        "upload",
+        file.to_str().unwrap(),
+        "--url",
+        &url,
+    ]);
+    literal.assert_code(2);
+    assert!(literal.stderr.contains("env:"), "{}", literal.stderr);
+    assert_secret_absent(&literal, secret, &[]);
+
+    // S3 endpoint with user info: refused, and the password never echoed.
+    let (_temp, cube) = example_cube("brats-model-deepmedic");
+    let endpoint = run(cubeship()
+        .env("AWS_ACCESS_KEY_ID", "k")
+        .env("AWS_SECRET_ACCESS_KEY", "s")
+        .args(["-v", "package-and-publish"])
+        .arg(&cube)
+        .args(["--to", "s3://b/p", "--endpoint-url"])
+        .arg(format!("http://user:{secret}@127.0.0.1:9")));
+    endpoint.assert_code(2);
+    assert_secret_absent(&endpoint, secret, &[]);
+    assert!(!cube.join("deploy/publish.json").exists());
+
+    // Verification of a URL with a query string: the failure names the URL without it.
+    let verify = cubeship_run([
+        "-v",
+        "--json",
+        "verify",
+        &format!("http://127.0.0.1:9/o.bin?X-Signature={secret}"),
+        "--sha256",
+        &"0".repeat(64),
+    ]);
+    verify.assert_code(1);
+    assert_secret_absent(&verify, secret, &[]);
+
+    // A presigned PUT URL from the environment stays out of stdout and stderr, even in the
+    // failures of a server that does not answer (exit 2 at the destination check).
+    let deploy_run = run(cubeship()
+        .env("CUBESHIP_SECRET_URL", &url)
+        .args(["-v", "--json", "http", "upload"])
+        .arg(&file)
+        .args(["--url", "env:CUBESHIP_SECRET_URL"]));
+    deploy_run.assert_code(2);
+    assert_secret_absent(&deploy_run, secret, &[]);
+}
