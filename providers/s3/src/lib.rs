@@ -6,7 +6,6 @@ mod factory;
 
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::time::Duration;
 
 use async_trait::async_trait;
 use aws_sdk_s3::Client;
@@ -88,6 +87,8 @@ pub struct S3Config {
     pub part_concurrency: usize,
     /// The shared retry policy.
     pub retry: RetryPolicy,
+    /// The shared progress timeouts.
+    pub timeouts: cubeship_provider::Timeouts,
 }
 
 impl S3Config {
@@ -106,6 +107,7 @@ impl S3Config {
             multipart_threshold: 64 * 1024 * 1024,
             part_concurrency: 4,
             retry: RetryPolicy::default(),
+            timeouts: cubeship_provider::Timeouts::default(),
         }
     }
 }
@@ -178,8 +180,12 @@ impl S3Provider {
             .retry_config(RetryConfig::disabled())
             .timeout_config(
                 TimeoutConfig::builder()
-                    .connect_timeout(Duration::from_secs(30))
-                    .read_timeout(Duration::from_secs(300))
+                    .connect_timeout(config.timeouts.connect)
+                    // The SDK's read timeout runs to the response headers, so per request
+                    // it bounds one part's (or one small object's) upload plus the answer:
+                    // parts are at most 16 MiB below 160 GiB objects, so the response
+                    // timeout (default 300 s) is a floor of ~56 KiB/s per part.
+                    .read_timeout(config.timeouts.response)
                     .build(),
             )
             .request_checksum_calculation(match checksum {
