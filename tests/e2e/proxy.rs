@@ -21,11 +21,17 @@ pub enum Shape {
     /// Forwards this many bytes of each connection, then reads nothing more (the connection
     /// stays open, as on a dead link).
     StallAfter(u64),
+    /// Forwards everything, but the first request whose bytes hold both strings gets no
+    /// reply: the server handles it, and the proxy closes the client's connection instead of
+    /// passing the answer on (a reply lost on the way back).
+    DropReplyTo(&'static str, &'static str),
 }
 
 /// A running proxy; `addr` is its `127.0.0.1:PORT`.
 pub struct Proxy {
     pub addr: String,
+    /// Set once a `DropReplyTo` reply was dropped.
+    pub dropped: Arc<AtomicBool>,
     /// Bytes forwarded from clients to the server, all connections together.
     pub upstream_bytes: Arc<AtomicU64>,
     stop: Arc<AtomicBool>,
@@ -56,10 +62,12 @@ impl Proxy {
         let addr = listener.local_addr().unwrap().to_string();
         let stop = Arc::new(AtomicBool::new(false));
         let counted = Arc::new(AtomicU64::new(0));
+        let dropped = Arc::new(AtomicBool::new(false));
         let upstream = upstream.to_string();
         {
             let stop = stop.clone();
             let counted = counted.clone();
+            let dropped = dropped.clone();
             thread::spawn(move || {
                 while !stop.load(Ordering::SeqCst) {
                     match listener.accept() {
@@ -68,7 +76,14 @@ impl Proxy {
                             let Ok(server) = TcpStream::connect(&upstream) else {
                                 continue;
                             };
-                            connect_pair(client, server, shape, stop.clone(), counted.clone());
+                            connect_pair(
+                                client,
+                                server,
+                                shape,
+                                stop.clone(),
+                                counted.clone(),
+                                dropped.clone(),
+                            );
                         }
                         Err(e) if e.kind() == ErrorKind::WouldBlock => {
                             thread::sleep(Duration::from_millis(5));
@@ -80,6 +95,7 @@ impl Proxy {
         }
         Proxy {
             addr,
+            dropped,
             upstream_bytes: counted,
             stop,
         }
@@ -107,7 +123,11 @@ fn connect_pair(
     shape: Shape,
     stop: Arc<AtomicBool>,
     counted: Arc<AtomicU64>,
+    dropped: Arc<AtomicBool>,
 ) {
+    // Set by the client→server pump when this connection carries the request whose reply
+    // is to be lost; read by the server→client pump.
+    let lose_reply = Arc::new(AtomicBool::new(false));
     for s in [&client, &server] {
         s.set_read_timeout(Some(Duration::from_millis(50))).unwrap();
         let _ = s.set_nodelay(true);
@@ -115,9 +135,48 @@ fn connect_pair(
     let (c2, s2) = (client.try_clone().unwrap(), server.try_clone().unwrap());
     {
         let stop = stop.clone();
-        thread::spawn(move || pump(client, server, shape, stop, Some(counted)));
+        let lose_reply = lose_reply.clone();
+        thread::spawn(move || {
+            pump(
+                client,
+                server,
+                shape,
+                stop,
+                Some(counted),
+                Some((lose_reply, dropped)),
+            )
+        });
     }
-    thread::spawn(move || pump(s2, c2, Shape::Pass, stop, None));
+    thread::spawn(move || reply_pump(s2, c2, stop, lose_reply));
+}
+
+/// Copies server → client, unless the request on this connection is to get no reply: then
+/// the client's connection is closed as soon as the server answers.
+fn reply_pump(
+    mut from: TcpStream,
+    mut to: TcpStream,
+    stop: Arc<AtomicBool>,
+    lose_reply: Arc<AtomicBool>,
+) {
+    let mut buffer = vec![0u8; 64 * 1024];
+    while !stop.load(Ordering::SeqCst) {
+        let n = match from.read(&mut buffer) {
+            Ok(0) => break,
+            Ok(n) => n,
+            Err(e) if matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut) => continue,
+            Err(_) => break,
+        };
+        if lose_reply.load(Ordering::SeqCst) {
+            let _ = to.shutdown(Shutdown::Both);
+            let _ = from.shutdown(Shutdown::Both);
+            return;
+        }
+        if to.write_all(&buffer[..n]).is_err() {
+            break;
+        }
+    }
+    let _ = to.shutdown(Shutdown::Write);
+    let _ = from.shutdown(Shutdown::Read);
 }
 
 /// Copies `from` → `to` with `shape` until EOF, an error, or the proxy stops.
@@ -127,6 +186,7 @@ fn pump(
     shape: Shape,
     stop: Arc<AtomicBool>,
     counted: Option<Arc<AtomicU64>>,
+    lose: Option<(Arc<AtomicBool>, Arc<AtomicBool>)>,
 ) {
     let mut buffer = vec![0u8; 64 * 1024];
     let mut forwarded = 0u64;
@@ -135,7 +195,7 @@ fn pump(
             break;
         }
         let limit = match shape {
-            Shape::Pass => buffer.len(),
+            Shape::Pass | Shape::DropReplyTo(..) => buffer.len(),
             // Twenty steps a second.
             Shape::Throttle { bytes_per_second } => {
                 ((bytes_per_second / 20).max(1) as usize).min(buffer.len())
@@ -154,6 +214,12 @@ fn pump(
             Err(e) if matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut) => continue,
             Err(_) => break,
         };
+        if let (Shape::DropReplyTo(a, b), Some((lose_reply, dropped))) = (shape, &lose) {
+            let text = String::from_utf8_lossy(&buffer[..n]);
+            if text.contains(a) && text.contains(b) && !dropped.swap(true, Ordering::SeqCst) {
+                lose_reply.store(true, Ordering::SeqCst);
+            }
+        }
         if to.write_all(&buffer[..n]).is_err() {
             break;
         }

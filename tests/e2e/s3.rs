@@ -642,3 +642,39 @@ fn moto_a_killed_multipart_upload_is_resumed_by_the_next_run() {
     assert_eq!(unfinished_uploads(&moto.endpoint, "resume"), 0);
     assert!(!deploy.join(".cubeship-uploads.json").exists());
 }
+
+/// Issue #13 defect 9: the store completed the object but the reply to
+/// CompleteMultipartUpload was lost (the proxy closes the connection instead of passing it
+/// on). The retry then meets `NoSuchUpload` (or 412): cubeship checks the object (size and
+/// sha256 metadata) before failing, and reports it uploaded and verified.
+#[test]
+fn moto_a_lost_complete_multipart_upload_reply_is_not_a_failure() {
+    let moto = Moto::start("lostreply");
+    let proxy = crate::proxy::Proxy::start(
+        moto.endpoint.trim_start_matches("http://"),
+        crate::proxy::Shape::DropReplyTo("POST ", "uploadId="),
+    );
+    let temp = tempfile::tempdir().unwrap();
+    let cube = cube_with_big_weights(temp.path(), 20 * 1024 * 1024);
+    let run = publish_s3(
+        &cube,
+        "s3://lostreply",
+        &format!("http://{}", proxy.addr),
+        &["--s3-multipart-threshold", "5"],
+    );
+    run.assert_code(0);
+    assert!(
+        proxy.dropped.load(std::sync::atomic::Ordering::SeqCst),
+        "the proxy never dropped a reply"
+    );
+    let report = run.json();
+    // "uploaded", not "unchanged" through the create-only refusal of the retry: the HEAD
+    // after the failed completion found our object.
+    assert!(
+        statuses(&report).iter().all(|s| s == "uploaded"),
+        "{:?}",
+        statuses(&report)
+    );
+    assert_urls_serve_their_hashes(&report);
+    assert_eq!(unfinished_uploads(&moto.endpoint, "lostreply"), 0);
+}
