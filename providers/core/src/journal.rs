@@ -3,9 +3,11 @@
 //! (kill -9, power loss) leaves a note the next run reads: same local bytes, it resumes;
 //! other bytes, it aborts the stale upload. Written atomically (temporary file + rename).
 //!
-//! Runs of one process share a lock; two processes at once on one deploy folder may lose
-//! each other's entries (an upload then is not resumed, never corrupted: entries are checked
-//! against the local sha256 and the store before use).
+//! Entries carry the process id of their run: a run only resumes or aborts the uploads of
+//! runs that are gone (two runs at once never take over each other's live upload). Runs of
+//! one process share a lock; two processes writing the file at the same instant may lose an
+//! entry (that upload is then not resumed; never corrupted: entries are checked against the
+//! local sha256 and the store before use).
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -27,6 +29,19 @@ pub struct JournalEntry {
     pub size: u64,
     /// How it was cut into parts.
     pub part_size: u64,
+    /// The process that recorded it.
+    #[serde(default)]
+    pub pid: u32,
+}
+
+impl JournalEntry {
+    /// Whether the run that recorded it has ended (where `/proc` tells; elsewhere every
+    /// other run is taken as ended).
+    pub fn is_abandoned(&self) -> bool {
+        self.pid != std::process::id()
+            && (!Path::new("/proc/self").exists()
+                || !Path::new(&format!("/proc/{}", self.pid)).exists())
+    }
 }
 
 /// The journal of one deploy folder.
@@ -72,25 +87,38 @@ impl Journal {
         }
     }
 
-    /// The entry recorded under `id` (a provider's name for the object: `s3://bucket/key`).
-    pub fn get(&self, id: &str) -> Option<JournalEntry> {
-        let _guard = LOCK.lock().unwrap_or_else(|e| e.into_inner());
-        self.read().remove(id)
+    fn slot(id: &str, pid: u32) -> String {
+        format!("{id}#{pid}")
     }
 
-    /// Records `entry` under `id`.
-    pub fn put(&self, id: &str, entry: JournalEntry) {
+    /// The entries recorded for `id` (a provider's name for the object: `s3://bucket/key`)
+    /// by runs that have ended: the uploads to resume or abort.
+    pub fn abandoned(&self, id: &str) -> Vec<JournalEntry> {
         let _guard = LOCK.lock().unwrap_or_else(|e| e.into_inner());
+        self.read()
+            .into_iter()
+            .filter(|(slot, entry)| {
+                slot.rsplit_once('#').map(|(i, _)| i) == Some(id) && entry.is_abandoned()
+            })
+            .map(|(_, entry)| entry)
+            .collect()
+    }
+
+    /// Records `entry` (for this process) under `id`.
+    pub fn put(&self, id: &str, mut entry: JournalEntry) {
+        let _guard = LOCK.lock().unwrap_or_else(|e| e.into_inner());
+        entry.pid = std::process::id();
         let mut entries = self.read();
-        entries.insert(id.to_string(), entry);
+        entries.insert(Self::slot(id, entry.pid), entry);
         self.write(&entries);
     }
 
-    /// Forgets `id` (the upload completed or was aborted).
-    pub fn remove(&self, id: &str) {
+    /// Forgets the entry of `id` recorded by process `pid` (the upload completed or was
+    /// aborted, or this run took it over).
+    pub fn remove(&self, id: &str, pid: u32) {
         let _guard = LOCK.lock().unwrap_or_else(|e| e.into_inner());
         let mut entries = self.read();
-        if entries.remove(id).is_some() {
+        if entries.remove(&Self::slot(id, pid)).is_some() {
             self.write(&entries);
         }
     }
@@ -109,10 +137,21 @@ mod tests {
             sha256: "ab".into(),
             size: 3,
             part_size: 1,
+            pid: 0,
         };
         journal.put("s3://b/k", entry.clone());
-        assert_eq!(Journal::in_dir(dir.path()).get("s3://b/k"), Some(entry));
-        journal.remove("s3://b/k");
+        // This process's own entry is live, not abandoned.
+        assert!(Journal::in_dir(dir.path()).abandoned("s3://b/k").is_empty());
+        let dead = JournalEntry {
+            pid: u32::MAX - 1,
+            ..entry.clone()
+        };
+        let mut entries = journal.read();
+        entries.insert(Journal::slot("s3://b/k", dead.pid), dead.clone());
+        journal.write(&entries);
+        assert_eq!(journal.abandoned("s3://b/k"), vec![dead.clone()]);
+        journal.remove("s3://b/k", dead.pid);
+        journal.remove("s3://b/k", std::process::id());
         assert!(!dir.path().join(JOURNAL_FILE).exists());
     }
 }

@@ -437,33 +437,42 @@ impl S3Provider {
     ) -> Option<(String, BTreeMap<i32, (i64, CompletedPart)>)> {
         let journal = request.journal?;
         let id = self.journal_id(key);
-        let entry = journal.get(&id)?;
         let asset = request.asset;
-        if entry.sha256 == asset.sha256 && entry.size == asset.size && entry.part_size == part_size
-        {
-            match self.list_parts(key, &entry.upload_id).await {
-                Ok(parts) => {
-                    tracing::info!(
-                        "s3://{}/{key}: resuming the multipart upload of an interrupted run ({} parts already stored: {:?})",
-                        self.config.bucket,
-                        parts.len(),
-                        parts
-                            .iter()
-                            .map(|(n, (size, _))| (*n, *size))
-                            .collect::<Vec<_>>()
-                    );
-                    return Some((entry.upload_id, parts));
+        let mut resumed = None;
+        // Only uploads of runs that have ended: a live run's upload is its own.
+        for entry in journal.abandoned(&id) {
+            let same = entry.sha256 == asset.sha256
+                && entry.size == asset.size
+                && entry.part_size == part_size;
+            if same && resumed.is_none() {
+                match self.list_parts(key, &entry.upload_id).await {
+                    Ok(parts) => {
+                        tracing::info!(
+                            "s3://{}/{key}: resuming the multipart upload of an interrupted run ({} parts already stored: {:?})",
+                            self.config.bucket,
+                            parts.len(),
+                            parts
+                                .iter()
+                                .map(|(n, (size, _))| (*n, *size))
+                                .collect::<Vec<_>>()
+                        );
+                        // Taken over: recorded again under this run.
+                        journal.remove(&id, entry.pid);
+                        journal.put(&id, entry.clone());
+                        resumed = Some((entry.upload_id.clone(), parts));
+                        continue;
+                    }
+                    Err(e) => tracing::info!("not resuming the interrupted upload: {e}"),
                 }
-                Err(e) => tracing::info!("not resuming the interrupted upload: {e}"),
+            } else if self.abort(key, &entry.upload_id).await {
+                tracing::info!(
+                    "s3://{}/{key}: aborted a multipart upload an interrupted run left behind",
+                    self.config.bucket
+                );
             }
-        } else if self.abort(key, &entry.upload_id).await {
-            tracing::info!(
-                "s3://{}/{key}: aborted the multipart upload an interrupted run left for other bytes",
-                self.config.bucket
-            );
+            journal.remove(&id, entry.pid);
         }
-        journal.remove(&id);
-        None
+        resumed
     }
 
     async fn put_multipart(&self, request: &UploadRequest<'_>, key: &str) -> Result<()> {
@@ -483,6 +492,7 @@ impl S3Provider {
                             sha256: asset.sha256.clone(),
                             size: asset.size,
                             part_size,
+                            pid: std::process::id(),
                         },
                     );
                 }
@@ -499,7 +509,7 @@ impl S3Provider {
         // is completed or really aborted (a failed abort is for the next run to do).
         let settled = completed.is_ok() || self.abort(key, &upload_id).await;
         if settled && let Some(journal) = request.journal {
-            journal.remove(&journal_id);
+            journal.remove(&journal_id, std::process::id());
         }
         self.in_flight
             .lock()
