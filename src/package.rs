@@ -128,6 +128,7 @@ pub struct Manifest {
 impl Manifest {
     /// Reads a deploy folder's manifest.json (for `cubeship publish`).
     pub fn load(deploy_dir: &Path) -> Result<Self, InputError> {
+        repair_deploy_dir(deploy_dir);
         let path = deploy_dir.join(MANIFEST_JSON);
         let text = std::fs::read_to_string(&path).map_err(|e| {
             InputError::new(format!("cannot read {}: {e}", path.display()))
@@ -167,6 +168,31 @@ impl Manifest {
                 ))
                 .hint("the deploy folder changed after packaging: package the MLCube again"));
             }
+        }
+        // Sizes are not enough: a file edited at the same size would be published under its
+        // old hash (and a remote copy with that hash taken as "unchanged"). What is sent is
+        // what gets hashed, so hash it again.
+        let mut changed = Vec::new();
+        for component in &manifest.components {
+            let file = deploy_dir.join(&component.file);
+            let digests = digest::hash_file(&file).map_err(|e| {
+                InputError::new(format!("cannot read {}: {e}", file.display()))
+                    .hint("package the MLCube again")
+            })?;
+            if !digests.sha256.eq_ignore_ascii_case(&component.sha256) {
+                changed.push(format!(
+                    "{} has sha256 {} but {} says {}",
+                    file.display(),
+                    digests.sha256,
+                    path.display(),
+                    component.sha256
+                ));
+            }
+        }
+        if !changed.is_empty() {
+            return Err(InputError::new(changed.join("\n")).hint(
+                "the deploy folder changed after packaging: package the MLCube again (cubeship package), then publish",
+            ));
         }
         Ok(manifest)
     }
@@ -550,6 +576,7 @@ impl Staging {
             ))
             .hint("remove it or choose another --deploy-dir"));
         }
+        repair_deploy_dir(target);
         remove_abandoned_staging(&parent, &name);
         let path = parent.join(format!(".{name}.staging-{}", std::process::id()));
         let _ = std::fs::remove_dir_all(&path);
@@ -570,7 +597,20 @@ impl Staging {
             .hint("check its permissions, or choose another --deploy-dir")
         };
         if self.target.exists() {
-            let old = self.path.with_extension("old");
+            // One atomic exchange where the kernel can: the deploy folder is never missing.
+            // The staging name then holds the old folder; a kill before its removal leaves a
+            // staging folder of a dead process, which the next run removes.
+            if cubeship_provider::fsutil::exchange(&self.path, &self.target)
+                .map_err(replace_error)?
+            {
+                let _ = std::fs::remove_dir_all(&self.path);
+                self.committed = true;
+                return Ok(());
+            }
+            // Two renames: killed between them, the old folder is at `.NAME.old` and the
+            // next run puts it back (`repair_deploy_dir`).
+            let old = old_name(&self.target);
+            let _ = std::fs::remove_dir_all(&old);
             std::fs::rename(&self.target, &old).map_err(replace_error)?;
             std::fs::rename(&self.path, &self.target).map_err(replace_error)?;
             let _ = std::fs::remove_dir_all(&old);
@@ -579,6 +619,56 @@ impl Staging {
         }
         self.committed = true;
         Ok(())
+    }
+}
+
+/// Where the previous deploy folder waits during a swap by two renames: `.NAME.old` next to it.
+fn old_name(target: &Path) -> PathBuf {
+    let name = target
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_else(|| "deploy".into());
+    target.with_file_name(format!(".{name}.old"))
+}
+
+/// Heals what a killed swap left: with the deploy folder missing and its previous version
+/// at `.NAME.old` (or the `.NAME.staging-PID.old` of older releases), the previous version is
+/// put back; with both present, the leftover is removed. Runs before packaging and publishing.
+pub fn repair_deploy_dir(target: &Path) {
+    let Some(parent) = target.parent() else {
+        return;
+    };
+    let parent = if parent.as_os_str().is_empty() {
+        Path::new(".")
+    } else {
+        parent
+    };
+    let name = target
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_else(|| "deploy".into());
+    let mut leftovers = vec![old_name(target)];
+    if let Ok(entries) = std::fs::read_dir(parent) {
+        let prefix = format!(".{name}.staging-");
+        leftovers.extend(entries.flatten().map(|e| e.path()).filter(|p| {
+            p.file_name().is_some_and(|n| {
+                let n = n.to_string_lossy();
+                n.starts_with(&prefix) && n.ends_with(".old")
+            })
+        }));
+    }
+    for old in leftovers.into_iter().filter(|p| p.is_dir()) {
+        if !target.exists() && old.join(MANIFEST_JSON).is_file() {
+            if std::fs::rename(&old, target).is_ok() {
+                tracing::warn!(
+                    "{} was missing after an interrupted run; restored it from {}",
+                    target.display(),
+                    old.display()
+                );
+            }
+        } else {
+            let _ = std::fs::remove_dir_all(&old);
+        }
     }
 }
 

@@ -5,7 +5,7 @@
 
 use std::path::{Path, PathBuf};
 
-use cubeship_provider::{Asset, ObjectKey, RemoteObject, UploadRequest};
+use cubeship_provider::{Asset, ErrorKind, ObjectKey, RemoteObject, UploadRequest};
 use futures::StreamExt;
 
 use crate::destinations::Target;
@@ -60,6 +60,9 @@ pub struct PublishOptions {
     pub dry_run: bool,
     /// Uploads at once.
     pub jobs: usize,
+    /// Records in-flight uploads so that a killed run resumes them (`publish` sets it to the
+    /// deploy folder's journal).
+    pub journal: Option<cubeship_provider::journal::Journal>,
 }
 
 /// The default object key: content-addressed, so a URL that MedPerf registered never starts
@@ -369,11 +372,38 @@ async fn upload_one(
                 key,
                 existing: existing.as_ref(),
                 progress,
+                journal: options.journal.as_ref(),
             };
             match provider.upload(&request).await {
                 Ok(uploaded) => {
                     report.status = UploadStatus::Uploaded;
                     report.url = Some(uploaded.url.to_string());
+                }
+                // The store's precondition (create only) failed: another run wrote the key
+                // between our check and our write. Look again instead of failing.
+                Err(e) if e.kind == ErrorKind::AlreadyExists && existing.is_none() => {
+                    match provider.head(key, &item.asset).await {
+                        Ok(Some(remote)) if same(&remote) => {
+                            report.status = UploadStatus::Unchanged;
+                            if let Some(url) = &remote.url {
+                                report.url = Some(url.to_string());
+                            }
+                        }
+                        Ok(Some(_)) => {
+                            report.error = Some(format!(
+                                "{key} was written with other content by someone else during this run ({e}); \
+                                 refusing to overwrite a URL that may be registered with MedPerf"
+                            ));
+                            return report;
+                        }
+                        _ => {
+                            report.error = Some(format!(
+                                "upload of {} to {} failed: {e}",
+                                item.file, target.spec
+                            ));
+                            return report;
+                        }
+                    }
                 }
                 Err(e) => {
                     report.error = Some(format!(
@@ -429,6 +459,11 @@ pub async fn publish(
     reporter: &dyn Reporter,
 ) -> anyhow::Result<PublishReport> {
     let mut manifest = manifest.clone();
+    // Multipart uploads in flight are recorded in the deploy folder, so a killed run resumes.
+    let options = &PublishOptions {
+        journal: Some(cubeship_provider::journal::Journal::in_dir(deploy_dir)),
+        ..options.clone()
+    };
     let name = manifest.mlcube.name.clone();
     let template = options.key_template.as_deref();
     let items_of = |manifest: &Manifest| -> Vec<Item> {

@@ -282,6 +282,8 @@ fn exit_code(error: &anyhow::Error) -> u8 {
 }
 
 async fn dispatch(matches: &clap::ArgMatches, global: GlobalArgs) -> anyhow::Result<u8> {
+    // A bad CUBESHIP_*_TIMEOUT is refused before anything runs (providers would fall back).
+    cubeship_provider::Timeouts::from_env(&process_env())?;
     if let Some((name, provider_matches)) = matches.subcommand()
         && let Some(factory) = destinations::factory_named(name)
     {
@@ -445,6 +447,7 @@ async fn upload(
         operational: false,
         dry_run: global.dry_run,
         jobs: global.jobs as usize,
+        journal: None,
     };
     let output = Output::from_global(global);
     let bars = Bars::new(output);
@@ -613,6 +616,7 @@ fn publish_options(
         operational: settings.operational,
         dry_run: global.dry_run,
         jobs: global.jobs as usize,
+        journal: None,
     })
 }
 

@@ -683,3 +683,35 @@ fn conformance_on_gcp_storage_emulator() {
         &[],
     );
 }
+
+/// Issue #13 defect 2: data uploads had no timeout at all, so a server that stopped reading
+/// hung the run. Through a proxy that stops forwarding after 1 MiB, the upload now fails with
+/// exit 1 within the idle timeout, naming the stall.
+#[test]
+fn gcs_a_stalled_upload_fails_within_the_idle_timeout() {
+    let emulator = start_gcp_storage_emulator();
+    let upstream = format!("{}:80", emulator.base.trim_start_matches("http://"));
+    let proxy = crate::proxy::Proxy::start(&upstream, crate::proxy::Shape::StallAfter(1 << 20));
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("weights.bin");
+    write_random_file(&file, 12 * 1024 * 1024, 8);
+    let start = std::time::Instant::now();
+    let run = run(cubeship()
+        .env("CUBESHIP_IDLE_TIMEOUT", "1")
+        .args(["gcs", "upload"])
+        .arg(&file)
+        .args([
+            "--bucket",
+            BUCKET,
+            "--endpoint",
+            &format!("http://{}", proxy.addr),
+            "--json",
+        ]));
+    run.assert_code(1);
+    assert!(run.stdout.contains("stalled"), "{}", run.stdout);
+    assert!(
+        start.elapsed() < Duration::from_secs(60),
+        "{:?}",
+        start.elapsed()
+    );
+}

@@ -771,3 +771,107 @@ fn conformance_on_nginx() {
     env.push(("NETRC", "/nonexistent/cubeship-test-netrc"));
     conformance(&nginx.url("cubes/conformance/"), &[], &env);
 }
+
+/// `cubeship --json http upload FILE --url BASE --get-url GET` with small progress timeouts.
+fn upload_with_timeouts(file: &Path, url: &str, get_url: &str, idle: &str) -> (Run, Duration) {
+    let mut command = cubeship();
+    command
+        .env("NETRC", "/nonexistent/cubeship-test-netrc")
+        .envs(credentials())
+        .env("CUBESHIP_IDLE_TIMEOUT", idle)
+        .env("CUBESHIP_RESPONSE_TIMEOUT", "5")
+        .args(["--json", "http", "upload"])
+        .arg(file)
+        .args(["--url", url, "--get-url", get_url]);
+    let start = Instant::now();
+    let run = run(&mut command);
+    (run, start.elapsed())
+}
+
+/// Issue #13 defect 1: timeouts are about progress, never about size. Through a proxy that
+/// lets 6 MB/s through, a 30 MiB upload takes over 5 s, longer than the idle timeout, and
+/// succeeds: bytes keep moving. (With reqwest's `read_timeout`, which runs from `send()` to
+/// the response headers, the same budget failed every attempt.) The idle timeout is measured
+/// where the body is handed to the socket, so it must exceed the time the link takes to drain
+/// the kernel's send buffer (up to 4 MiB here: under a second at this rate; the default is
+/// 120 s), and CPU starvation on a loaded test machine: hence 3 s, not less.
+#[test]
+fn http_a_slow_but_moving_upload_outlasts_a_short_idle_timeout() {
+    let nginx = Nginx::start();
+    let proxy = crate::proxy::Proxy::start(
+        &format!("127.0.0.1:{}", nginx.port),
+        crate::proxy::Shape::Throttle {
+            bytes_per_second: 6_000_000,
+        },
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("weights.bin");
+    write_random_file(&file, 30 << 20, 21);
+    let (run, elapsed) = upload_with_timeouts(
+        &file,
+        &proxy.url("cubes/slow/"),
+        &nginx.url("public/slow/"),
+        "3",
+    );
+    run.assert_code(0);
+    assert!(
+        elapsed > Duration::from_secs(3),
+        "the proxy did not slow the upload ({elapsed:?})"
+    );
+    assert_urls_serve_their_hashes(&run.json());
+    let puts = nginx.puts();
+    assert_eq!(puts.len(), 1, "one attempt, no retry: {puts:#?}");
+    assert_eq!(
+        sha256_streamed(&nginx.data().join("cubes/slow/weights.bin")),
+        sha256_streamed(&file)
+    );
+}
+
+/// Issue #13 defect 1: a link that stops moving fails within the idle timeout (each of the
+/// bounded attempts), with exit 1 and a message that says it stalled, instead of hanging for
+/// the 300 s read timeout per attempt it had before.
+#[test]
+fn http_a_stalled_upload_fails_within_the_idle_timeout() {
+    let nginx = Nginx::start();
+    let proxy = crate::proxy::Proxy::start(
+        &format!("127.0.0.1:{}", nginx.port),
+        crate::proxy::Shape::StallAfter(1 << 20),
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("weights.bin");
+    write_random_file(&file, 24 << 20, 22);
+    let (run, elapsed) = upload_with_timeouts(
+        &file,
+        &proxy.url("cubes/stall/"),
+        &nginx.url("public/stall/"),
+        "1",
+    );
+    run.assert_code(1);
+    assert!(run.stdout.contains("stalled"), "{}", run.stdout);
+    assert!(
+        run.stdout.contains("CUBESHIP_IDLE_TIMEOUT"),
+        "{}",
+        run.stdout
+    );
+    // Five attempts of ~1 s plus their backoff; far below one old 300 s read timeout.
+    assert!(elapsed < Duration::from_secs(60), "took {elapsed:?}");
+    assert!(!nginx.data().join("cubes/stall/weights.bin").exists());
+}
+
+#[test]
+fn http_a_bad_timeout_setting_is_a_usage_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("f.bin");
+    std::fs::write(&file, b"x").unwrap();
+    let run = run(cubeship()
+        .env("CUBESHIP_IDLE_TIMEOUT", "soon")
+        .args(["http", "upload"])
+        .arg(&file)
+        .args(["--url", "http://127.0.0.1:9/x/"]));
+    run.assert_code(2);
+    assert!(
+        run.stderr.contains("CUBESHIP_IDLE_TIMEOUT"),
+        "{}",
+        run.stderr
+    );
+}

@@ -2,6 +2,7 @@
 //! Servers are started by the tests on 127.0.0.1; a missing server fails the test, it never
 //! skips: `scripts/test.sh` installs them all.
 
+mod proxy;
 mod support;
 
 mod batch;
@@ -17,6 +18,7 @@ mod oci;
 mod package;
 mod publish_dir;
 mod quiet;
+mod reliability;
 mod s3;
 mod schema;
 mod synapse;

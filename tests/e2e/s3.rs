@@ -503,3 +503,178 @@ fn conformance_on_s3s_fs_with_both_checksum_modes() {
         );
     }
 }
+
+/// Runs `publish DEPLOY --to DEST` `n` times at once; their outcomes.
+fn publish_at_once(
+    n: usize,
+    deploy: &Path,
+    dest: &str,
+    endpoint: &str,
+    extra: &[&str],
+) -> Vec<Run> {
+    let children: Vec<_> = (0..n)
+        .map(|_| {
+            with_keys(SECRET_KEY)
+                .arg("publish")
+                .arg(deploy)
+                .args(["--to", dest, "--endpoint-url", endpoint, "--json"])
+                .args(extra)
+                .stdout(std::process::Stdio::piped())
+                .stderr(std::process::Stdio::piped())
+                .spawn()
+                .unwrap()
+        })
+        .collect();
+    children
+        .into_iter()
+        .map(|child| {
+            let output = child.wait_with_output().unwrap();
+            Run {
+                code: output.status.code().unwrap_or(-1),
+                stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
+                stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
+            }
+        })
+        .collect()
+}
+
+/// Issue #13 defect 4: three runs publishing the same cube (one component multipart) to the
+/// same bucket at once all exit 0, with create-only writes (`If-None-Match: *` on PutObject
+/// and CompleteMultipartUpload; a lost race is looked at again and is "unchanged"), every URL
+/// serves its bytes, and no multipart upload stays open.
+#[test]
+fn moto_runs_publishing_the_same_cube_at_once_all_succeed() {
+    let moto = Moto::start("race");
+    let temp = tempfile::tempdir().unwrap();
+    let cube = cube_with_big_weights(temp.path(), 20 * 1024 * 1024);
+    cubeship_run(["package", cube.to_str().unwrap()]).assert_code(0);
+    let runs = publish_at_once(
+        3,
+        &cube.join("deploy"),
+        "s3://race/c",
+        &moto.endpoint,
+        &["--s3-multipart-threshold", "5"],
+    );
+    for run in &runs {
+        run.assert_code(0);
+        let report = run.json();
+        assert_urls_serve_their_hashes(&report);
+    }
+    assert_eq!(unfinished_uploads(&moto.endpoint, "race"), 0);
+}
+
+/// Issue #13 defect 3: a run killed with SIGKILL in the middle of a multipart upload (no
+/// chance to abort) left billed parts and the next run started again from byte 0. The upload
+/// id is recorded in `deploy/.cubeship-uploads.json`: the re-run lists the parts already
+/// stored and sends only the rest, the object is right, and no multipart upload stays open.
+#[test]
+fn moto_a_killed_multipart_upload_is_resumed_by_the_next_run() {
+    let moto = Moto::start("resume");
+    let proxy = crate::proxy::Proxy::start(
+        moto.endpoint.trim_start_matches("http://"),
+        crate::proxy::Shape::Throttle {
+            bytes_per_second: 40_000_000,
+        },
+    );
+    let endpoint = format!("http://{}", proxy.addr);
+    let temp = tempfile::tempdir().unwrap();
+    let size = 120 * 1024 * 1024;
+    let cube = cube_with_big_weights(temp.path(), size);
+    cubeship_run(["package", cube.to_str().unwrap()]).assert_code(0);
+    let deploy = cube.join("deploy");
+    let publish = || {
+        let mut command = with_keys(SECRET_KEY);
+        command
+            .arg("publish")
+            .arg(&deploy)
+            .args([
+                "--to",
+                "s3://resume/c",
+                "--endpoint-url",
+                &endpoint,
+                "--json",
+            ])
+            .args(["--s3-multipart-threshold", "5"]);
+        command
+    };
+    let mut child = publish()
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let start = std::time::Instant::now();
+    // Three quarters of the archive sent (16 MiB parts, 4 at once, all progressing
+    // together): the first four parts are stored, the next ones not.
+    while proxy.bytes() < (size as u64) * 3 / 4 {
+        assert!(child.try_wait().unwrap().is_none(), "ended before the kill");
+        assert!(start.elapsed() < Duration::from_secs(120), "too slow");
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    child.kill().unwrap(); // SIGKILL: no handler runs
+    child.wait().unwrap();
+    let first = proxy.bytes();
+    assert_eq!(
+        unfinished_uploads(&moto.endpoint, "resume"),
+        1,
+        "the kill left it open"
+    );
+    assert!(deploy.join(".cubeship-uploads.json").is_file());
+
+    let again = run(publish().arg("-v"));
+    again.assert_code(0);
+    assert!(again.stderr.contains("resuming"), "{}", again.stderr);
+    let second = proxy.bytes() - first;
+    assert_urls_serve_their_hashes(&again.json());
+    eprintln!("bytes sent: first run {first} (killed), second run {second}, archive {size}");
+    eprintln!(
+        "{}",
+        again
+            .stderr
+            .lines()
+            .filter(|l| l.contains("resuming"))
+            .collect::<Vec<_>>()
+            .join("\n")
+    );
+    assert!(
+        second + 16 * 1024 * 1024 < size as u64,
+        "the re-run sent {second} bytes: it did not resume"
+    );
+    assert_eq!(unfinished_uploads(&moto.endpoint, "resume"), 0);
+    assert!(!deploy.join(".cubeship-uploads.json").exists());
+}
+
+/// Issue #13 defect 9: the store completed the object but the reply to
+/// CompleteMultipartUpload was lost (the proxy closes the connection instead of passing it
+/// on). The retry then meets `NoSuchUpload` (or 412): cubeship checks the object (size and
+/// sha256 metadata) before failing, and reports it uploaded and verified.
+#[test]
+fn moto_a_lost_complete_multipart_upload_reply_is_not_a_failure() {
+    let moto = Moto::start("lostreply");
+    let proxy = crate::proxy::Proxy::start(
+        moto.endpoint.trim_start_matches("http://"),
+        crate::proxy::Shape::DropReplyTo("POST ", "uploadId="),
+    );
+    let temp = tempfile::tempdir().unwrap();
+    let cube = cube_with_big_weights(temp.path(), 20 * 1024 * 1024);
+    let run = publish_s3(
+        &cube,
+        "s3://lostreply",
+        &format!("http://{}", proxy.addr),
+        &["--s3-multipart-threshold", "5"],
+    );
+    run.assert_code(0);
+    assert!(
+        proxy.dropped.load(std::sync::atomic::Ordering::SeqCst),
+        "the proxy never dropped a reply"
+    );
+    let report = run.json();
+    // "uploaded", not "unchanged" through the create-only refusal of the retry: the HEAD
+    // after the failed completion found our object.
+    assert!(
+        statuses(&report).iter().all(|s| s == "uploaded"),
+        "{:?}",
+        statuses(&report)
+    );
+    assert_urls_serve_their_hashes(&report);
+    assert_eq!(unfinished_uploads(&moto.endpoint, "lostreply"), 0);
+}

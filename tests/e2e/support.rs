@@ -47,7 +47,13 @@ pub fn cubeship() -> Command {
             .chain(f.upload_options)
             .flat_map(|o| o.env.iter().copied())
     });
-    let undeclared = ["AWS_DEFAULT_REGION", "GOOGLE_APPLICATION_CREDENTIALS"];
+    let undeclared = [
+        "AWS_DEFAULT_REGION",
+        "GOOGLE_APPLICATION_CREDENTIALS",
+        "CUBESHIP_CONNECT_TIMEOUT",
+        "CUBESHIP_IDLE_TIMEOUT",
+        "CUBESHIP_RESPONSE_TIMEOUT",
+    ];
     for var in declared.chain(undeclared) {
         command.env_remove(var);
     }

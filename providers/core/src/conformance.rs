@@ -137,6 +137,7 @@ async fn upload_and_check(
             key,
             existing,
             progress: Arc::new(NoProgress),
+            journal: None,
         })
         .await
         .unwrap_or_else(|e| panic!("{what}: upload to {key} failed: {e}"));

@@ -6,13 +6,14 @@ use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
-use futures::TryStreamExt;
+use futures::{StreamExt, TryStreamExt};
 use percent_encoding::{AsciiSet, NON_ALPHANUMERIC};
 use sha1::Sha1;
 use sha2::{Digest, Sha256};
 use tokio::io::{AsyncReadExt, AsyncSeekExt};
 use tokio_util::io::ReaderStream;
 
+use crate::timeouts::{BodyWatch, Timeouts, next_within_idle, within_timeouts};
 use crate::{Error, ErrorKind, InputError, Progress, Result};
 
 /// Characters left as they are in a URL path segment: RFC 3986 unreserved.
@@ -25,13 +26,14 @@ pub const PATH_SEGMENT: &AsciiSet = &NON_ALPHANUMERIC
 /// Sent with every request.
 pub const USER_AGENT: &str = concat!("cubeship/", env!("CARGO_PKG_VERSION"));
 
-/// Connection set-up may take a while on a slow network, but a stalled transfer must not hang
-/// forever: reads time out, whole requests do not (a large upload may take hours).
+/// Only the connection set-up has a client-wide timeout. reqwest's `read_timeout` would run
+/// from `send()` to the response headers, capping the whole body upload whatever its progress
+/// (a 1 GiB upload would need a fast link), so it is not used: the transfer timeouts are about
+/// progress (`crate::timeouts::within_timeouts` around each request, idle reads of bodies).
 fn client_builder() -> reqwest::ClientBuilder {
     reqwest::Client::builder()
         .user_agent(USER_AGENT)
-        .connect_timeout(Duration::from_secs(30))
-        .read_timeout(Duration::from_secs(300))
+        .connect_timeout(Timeouts::from_process_env().connect)
         .pool_idle_timeout(Duration::from_secs(60))
 }
 
@@ -115,12 +117,15 @@ pub fn is_loopback(url: &url::Url) -> bool {
     }
 }
 
-/// Streams `len` bytes of `path` from `offset` as a request body, reporting progress.
+/// Streams `len` bytes of `path` from `offset` as a request body, reporting progress to
+/// `progress` and to `watch` (send the request through `within_timeouts` with that watch, so
+/// that a stalled body fails and a slow one does not).
 pub async fn file_body(
     path: &Path,
     offset: u64,
     len: u64,
     progress: Arc<dyn Progress>,
+    watch: &BodyWatch,
 ) -> Result<reqwest::Body> {
     let mut file = tokio::fs::File::open(path)
         .await
@@ -128,9 +133,18 @@ pub async fn file_body(
     if offset > 0 {
         file.seek(std::io::SeekFrom::Start(offset)).await?;
     }
-    let stream = ReaderStream::with_capacity(file.take(len), 256 * 1024).inspect_ok(move |chunk| {
-        progress.advance(chunk.len() as u64);
-    });
+    let watch = watch.clone();
+    let end = watch.clone();
+    let stream = ReaderStream::with_capacity(file.take(len), 64 * 1024)
+        .inspect_ok(move |chunk| {
+            progress.advance(chunk.len() as u64);
+            watch.advance(chunk.len() as u64);
+        })
+        .chain(futures::stream::once(async move {
+            end.finish();
+            Ok::<_, std::io::Error>(bytes::Bytes::new())
+        }))
+        .try_filter(|chunk| futures::future::ready(!chunk.is_empty()));
     Ok(reqwest::Body::wrap_stream(stream))
 }
 
@@ -215,8 +229,10 @@ pub enum Download {
 }
 
 /// Hashes a response's body as it streams, never holding it in memory; anything but 200 is
-/// `Download::Status`. Errors name `what`, never the URL's query (it may be presigned).
+/// `Download::Status`. A body that stalls for the idle timeout fails. Errors name `what`,
+/// never the URL's query (it may be presigned).
 pub async fn hash_response(response: reqwest::Response, what: &str) -> Result<Download> {
+    let timeouts = Timeouts::from_process_env();
     if response.status().as_u16() != 200 {
         return Ok(Download::Status(response.status().as_u16()));
     }
@@ -224,9 +240,8 @@ pub async fn hash_response(response: reqwest::Response, what: &str) -> Result<Do
     let mut sha1 = Sha1::new();
     let mut size = 0u64;
     let mut stream = response.bytes_stream();
-    while let Some(chunk) = stream
-        .try_next()
-        .await
+    while let Some(chunk) = next_within_idle(stream.try_next(), &timeouts, what)
+        .await?
         .map_err(|e| transport_error(e.without_url(), what))?
     {
         size += chunk.len() as u64;
@@ -241,14 +256,17 @@ pub async fn hash_response(response: reqwest::Response, what: &str) -> Result<Do
 }
 
 /// Downloads `url` the way MedPerf does (GET, redirects followed by `client`, only 200
-/// accepted) and hashes the body.
+/// accepted) and hashes the body, under the progress timeouts (time to answer, then idle).
 pub async fn download_and_hash(client: &reqwest::Client, url: &url::Url) -> Result<Download> {
     let what = format!("GET {}", display_url(url));
-    let response = client
-        .get(url.clone())
-        .send()
-        .await
-        .map_err(|e| transport_error(e.without_url(), &what))?;
+    let send = async {
+        client
+            .get(url.clone())
+            .send()
+            .await
+            .map_err(|e| transport_error(e.without_url(), &what))
+    };
+    let response = within_timeouts(send, None, &Timeouts::from_process_env(), &what).await?;
     hash_response(response, &what).await
 }
 

@@ -10,10 +10,13 @@ pub mod conformance;
 pub mod digest;
 pub mod error;
 mod factory;
+pub mod fsutil;
 pub mod http;
+pub mod journal;
 mod options;
 pub mod retry;
 pub mod secret;
+pub mod timeouts;
 mod types;
 
 pub use error::{Error, ErrorKind, InputError, Result};
@@ -26,4 +29,5 @@ pub use options::{
 };
 pub use retry::RetryPolicy;
 pub use secret::Secret;
+pub use timeouts::{BodyWatch, Timeouts};
 pub use types::*;

@@ -222,6 +222,7 @@ pub struct Settings {
     values: BTreeMap<&'static str, Resolved>,
     env: EnvLookup,
     retry: RetryPolicy,
+    timeouts: crate::Timeouts,
 }
 
 impl fmt::Debug for Settings {
@@ -296,10 +297,12 @@ impl Settings {
                 );
             }
         }
+        let timeouts = crate::Timeouts::from_env(&env).unwrap_or_default();
         Settings {
             values,
             env,
             retry: RetryPolicy::default(),
+            timeouts,
         }
     }
 
@@ -317,6 +320,18 @@ impl Settings {
     /// The retry policy providers built from these settings use.
     pub fn retry(&self) -> RetryPolicy {
         self.retry
+    }
+
+    /// The progress timeouts (from `CUBESHIP_*_TIMEOUT` in the environment, else defaults)
+    /// providers built from these settings use.
+    pub fn timeouts(&self) -> crate::Timeouts {
+        self.timeouts
+    }
+
+    /// Replaces the progress timeouts.
+    pub fn with_timeouts(mut self, timeouts: crate::Timeouts) -> Self {
+        self.timeouts = timeouts;
+        self
     }
 
     /// The value of a text or choice option.

@@ -142,6 +142,9 @@ pub struct UploadRequest<'a> {
     pub existing: Option<&'a RemoteObject>,
     /// Told of the bytes sent, and of restarts.
     pub progress: std::sync::Arc<dyn Progress>,
+    /// Where in-flight uploads are recorded so that a killed run can resume them (the deploy
+    /// folder's `crate::journal::Journal`); `None`: nothing is recorded.
+    pub journal: Option<&'a crate::journal::Journal>,
 }
 
 /// A place that stores files and serves them to anonymous HTTP clients.

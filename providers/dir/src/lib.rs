@@ -140,7 +140,30 @@ impl Provider for DirProvider {
             }
         };
         request.progress.advance(copied);
-        tokio::fs::rename(&partial, &target).await?;
+        if request.existing.is_some() {
+            // Replacing was asked for (`--overwrite`).
+            tokio::fs::rename(&partial, &target).await?;
+        } else {
+            // Never replace what another run wrote since our `head`: the check and the write
+            // are one step (a link never replaces).
+            let (from, to) = (partial.clone(), target.clone());
+            let placed = tokio::task::spawn_blocking(move || {
+                cubeship_provider::fsutil::rename_no_replace(&from, &to)
+            })
+            .await
+            .map_err(|e| Error::new(ErrorKind::Other, e.to_string()))?;
+            if let Err(e) = placed {
+                let _ = tokio::fs::remove_file(&partial).await;
+                return Err(if e.kind() == std::io::ErrorKind::AlreadyExists {
+                    Error::new(
+                        ErrorKind::AlreadyExists,
+                        format!("{} was written by someone else meanwhile", target.display()),
+                    )
+                } else {
+                    Error::from(e).context(format!("moving into {}", target.display()))
+                });
+            }
+        }
         Ok(Uploaded {
             url: self.public_url(request.key)?,
         })

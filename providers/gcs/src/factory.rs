@@ -87,6 +87,7 @@ async fn open(
             .map(|raw| parse_http_url(raw, "--public-url-base"))
             .transpose()?,
         retry: settings.retry(),
+        timeouts: settings.timeouts(),
     };
     let provider = GcsProvider::new(config).await.map_err(|e| {
         InputError::new(format!("gs://{bucket}: {e}"))

@@ -15,6 +15,7 @@ use std::sync::OnceLock;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use async_trait::async_trait;
+use cubeship_provider::timeouts::within_timeouts;
 use cubeship_provider::{
     Capabilities, Error, ErrorKind, ObjectKey, Provider, RemoteObject, Result, RetryPolicy,
     SHA256_METADATA_KEY, UploadRequest, Uploaded,
@@ -66,6 +67,8 @@ pub struct GcsConfig {
     pub public_url_base: Option<Url>,
     /// The shared retry policy.
     pub retry: RetryPolicy,
+    /// The shared progress timeouts: the client has none of its own around data uploads.
+    pub timeouts: cubeship_provider::Timeouts,
 }
 
 /// Publishes to one Cloud Storage bucket and prefix.
@@ -143,11 +146,21 @@ impl GcsProvider {
         request: &UploadRequest<'_>,
         name: &str,
         with_acl: bool,
-    ) -> std::result::Result<google_cloud_storage::model::Object, google_cloud_storage::Error> {
+    ) -> Result<std::result::Result<google_cloud_storage::model::Object, google_cloud_storage::Error>>
+    {
         let asset = request.asset;
-        let payload = source::ProgressFile::open(&asset.path, asset.size, request.progress.clone())
-            .await
-            .map_err(google_cloud_storage::Error::io)?;
+        let watch = cubeship_provider::BodyWatch::new(asset.size);
+        let payload = match source::ProgressFile::open(
+            &asset.path,
+            asset.size,
+            request.progress.clone(),
+            watch.clone(),
+        )
+        .await
+        {
+            Ok(payload) => payload,
+            Err(e) => return Ok(Err(google_cloud_storage::Error::io(e))),
+        };
         let mut write = self
             .storage
             .write_object(self.bucket_resource.clone(), name.to_string(), payload)
@@ -172,7 +185,16 @@ impl GcsProvider {
         if with_acl {
             write = write.set_predefined_acl("publicRead");
         }
-        write.send_unbuffered().await
+        // The client sets no timeout on data uploads: a server that stops answering would
+        // hang the run. The body must keep moving, and the answer come, within the timeouts.
+        let what = format!("uploading to gs://{}/{name}", self.config.bucket);
+        within_timeouts(
+            async { Ok(write.send_unbuffered().await) },
+            Some(&watch),
+            &self.config.timeouts,
+            &what,
+        )
+        .await
     }
 }
 
@@ -286,7 +308,7 @@ impl Provider for GcsProvider {
         );
         let with_acl =
             self.config.public_access == PublicAccess::PublicReadAcl && !self.uniform_access();
-        let object = match self.write(request, &name, with_acl).await {
+        let object = match self.write(request, &name, with_acl).await? {
             Ok(object) => object,
             Err(err)
                 if with_acl && {
@@ -306,7 +328,7 @@ impl Provider for GcsProvider {
                 self.acl_refused.store(true, Ordering::Relaxed);
                 request.progress.restart();
                 self.write(request, &name, false)
-                    .await
+                    .await?
                     .map_err(|e| errors::from_storage_error(e, &what))?
             }
             Err(err) => return Err(errors::from_storage_error(err, &what)),
@@ -400,6 +422,7 @@ mod tests {
             public_access: PublicAccess::PublicReadAcl,
             public_url_base: base.map(|b| Url::parse(b).unwrap()),
             retry: RetryPolicy::none(),
+            timeouts: cubeship_provider::Timeouts::default(),
         })
         .await
         .unwrap()

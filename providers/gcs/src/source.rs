@@ -5,7 +5,7 @@
 use std::path::Path;
 use std::sync::Arc;
 
-use cubeship_provider::Progress;
+use cubeship_provider::{BodyWatch, Progress};
 use google_cloud_storage::streaming_source::{Seek, SizeHint, StreamingSource};
 use tokio::io::{AsyncReadExt, AsyncSeekExt};
 
@@ -17,6 +17,8 @@ pub struct ProgressFile {
     /// The size recorded when the file was packaged; the upload declares exactly this many bytes.
     size: u64,
     progress: Arc<dyn Progress>,
+    /// Told of every chunk, so that a stalled upload fails (`within_timeouts`).
+    watch: BodyWatch,
 }
 
 impl ProgressFile {
@@ -24,12 +26,14 @@ impl ProgressFile {
         path: &Path,
         size: u64,
         progress: Arc<dyn Progress>,
+        watch: BodyWatch,
     ) -> std::io::Result<Self> {
         let file = tokio::fs::File::open(path).await?;
         Ok(ProgressFile {
             file,
             size,
             progress,
+            watch,
         })
     }
 }
@@ -49,10 +53,12 @@ impl StreamingSource for ProgressFile {
             }
         }
         if filled == 0 {
+            self.watch.finish();
             return None;
         }
         buffer.truncate(filled);
         self.progress.advance(filled as u64);
+        self.watch.advance(filled as u64);
         Some(Ok(bytes::Bytes::from(buffer)))
     }
 
@@ -69,6 +75,7 @@ impl Seek for ProgressFile {
         // A resumed upload sends again from `offset`: show what the service already holds.
         self.progress.restart();
         self.progress.advance(offset);
+        self.watch.advance(0);
         Ok(())
     }
 }

@@ -5,6 +5,8 @@ use std::sync::Arc;
 
 use cubeship_provider::http::{error_from_response, file_body, transport_error};
 use cubeship_provider::secret::redact;
+use cubeship_provider::timeouts::within_timeouts;
+use cubeship_provider::{BodyWatch, Timeouts};
 use cubeship_provider::{Error, ErrorKind, Progress, Result, RetryPolicy, Secret};
 use reqwest::header::{self, HeaderMap, HeaderValue};
 use reqwest::{Method, RequestBuilder, Response};
@@ -108,6 +110,7 @@ pub struct Api {
     base: Url,
     repo_path: Vec<String>,
     retry: RetryPolicy,
+    timeouts: Timeouts,
 }
 
 fn auth_headers(token: &Secret, accept: &'static str) -> Result<HeaderMap> {
@@ -136,6 +139,7 @@ impl Api {
         repo: &str,
         token: Secret,
         retry: RetryPolicy,
+        timeouts: Timeouts,
     ) -> Result<Self> {
         let client = |accept| cubeship_provider::http::client(auth_headers(&token, accept)?, true);
         Ok(Api {
@@ -145,6 +149,7 @@ impl Api {
             base,
             repo_path: vec!["repos".into(), owner.into(), repo.into()],
             retry,
+            timeouts,
         })
     }
 
@@ -176,7 +181,9 @@ impl Api {
     ) -> Result<Option<Response>> {
         self.retry
             .run(what, |_| async {
-                let response = build().send().await.map_err(|e| transport_error(e, what))?;
+                let request = build().send();
+                let sent = async { request.await.map_err(|e| transport_error(e, what)) };
+                let response = within_timeouts(sent, None, &self.timeouts, what).await?;
                 let status = response.status();
                 if status.is_success() {
                     Ok(Some(response))
@@ -323,18 +330,21 @@ impl Api {
                 let url = url.clone();
                 let what = &what;
                 async move {
-                    let body = file_body(&file.path, 0, file.size, progress.clone()).await?;
+                    let watch = BodyWatch::new(file.size);
+                    let body =
+                        file_body(&file.path, 0, file.size, progress.clone(), &watch).await?;
                     // The body is a stream, so the length must be given: GitHub refuses
                     // chunked uploads.
-                    let response = self
+                    let request = self
                         .client
                         .post(url)
                         .header(header::CONTENT_TYPE, file.content_type)
                         .header(header::CONTENT_LENGTH, file.size)
                         .body(body)
-                        .send()
-                        .await
-                        .map_err(|e| transport_error(e, what))?;
+                        .send();
+                    let sent = async { request.await.map_err(|e| transport_error(e, what)) };
+                    let response =
+                        within_timeouts(sent, Some(&watch), &self.timeouts, what).await?;
                     if response.status().is_success() {
                         Ok(response)
                     } else {

@@ -91,6 +91,7 @@ async fn open(
         create_release: settings.switch("create-release"),
         draft: settings.switch("draft"),
         retry: settings.retry(),
+        timeouts: settings.timeouts(),
     };
     let provider = GithubProvider::new(config)
         .map_err(|e| InputError::new(format!("github://{owner}/{repo}/{tag}: {e}")))?;

@@ -50,6 +50,8 @@ pub struct GithubConfig {
     pub draft: bool,
     /// The shared retry policy.
     pub retry: cubeship_provider::RetryPolicy,
+    /// The shared progress timeouts.
+    pub timeouts: cubeship_provider::Timeouts,
 }
 
 /// What preflight learned, kept to explain a failed anonymous download.
@@ -83,6 +85,7 @@ impl GithubProvider {
             &config.repo,
             config.token.clone(),
             config.retry,
+            config.timeouts,
         )?;
         Ok(GithubProvider {
             config,
@@ -494,6 +497,7 @@ mod tests {
             create_release: false,
             draft: false,
             retry: cubeship_provider::RetryPolicy::none(),
+            timeouts: cubeship_provider::Timeouts::default(),
         })
         .unwrap()
     }

@@ -117,6 +117,17 @@ impl HttpConfig {
             .transpose()?;
 
         let target = if put.query().is_some() {
+            if !url.starts_with(ENV_PREFIX) {
+                // The signature would sit in shell history and in every process list.
+                return Err(refused(
+                    format!(
+                        "{option} {}: a URL with a query string (a presigned URL) is a secret and \
+                         does not belong on the command line",
+                        display_url(&put)
+                    ),
+                    "export it and name the variable: export PUT_URL='…'; then give `--url env:PUT_URL`",
+                ));
+            }
             if !single_object {
                 return Err(refused(
                     format!(
@@ -463,7 +474,18 @@ mod tests {
         let plain = settings(&[], &[]);
         let error = config(url, &plain).unwrap_err();
         assert!(!error.message.contains("deadbeefcafe"), "{error:?}");
-        let config = HttpConfig::from_settings(url, "--url", true, &plain).unwrap();
+        // Written literally on the command line: refused, with the env: way as the hint.
+        let literal = HttpConfig::from_settings(url, "--url", true, &plain).unwrap_err();
+        assert!(
+            !format!("{literal:?}").contains("deadbeefcafe"),
+            "{literal:?}"
+        );
+        assert!(
+            literal.hint.as_deref().unwrap().contains("env:"),
+            "{literal:?}"
+        );
+        let in_env = settings(&[], &[("PUT_URL", url)]);
+        let config = HttpConfig::from_settings("env:PUT_URL", "--url", true, &in_env).unwrap();
         let Target::Object { get, .. } = &config.target else {
             panic!("object expected")
         };

@@ -87,7 +87,7 @@ async fn open(
             settings,
         )?,
     };
-    let provider =
-        HttpProvider::new(config, settings.retry()).map_err(|e| InputError::new(e.to_string()))?;
+    let provider = HttpProvider::new(config, settings.retry(), settings.timeouts())
+        .map_err(|e| InputError::new(e.to_string()))?;
     Ok(Arc::new(provider))
 }

@@ -24,9 +24,10 @@ use cubeship_provider::http::{
     self as shared, Download, display_url, error_from_response, hash_response, transport_error,
 };
 use cubeship_provider::secret::redact;
+use cubeship_provider::timeouts::within_timeouts;
 use cubeship_provider::{
-    Asset, Error, ErrorKind, ObjectKey, Provider, RemoteObject, Result, RetryPolicy, UploadRequest,
-    Uploaded,
+    Asset, BodyWatch, Error, ErrorKind, ObjectKey, Provider, RemoteObject, Result, RetryPolicy,
+    Timeouts, UploadRequest, Uploaded,
 };
 
 pub use config::{Auth, HttpConfig, Target};
@@ -41,6 +42,7 @@ pub struct HttpProvider {
     /// No credentials, redirects followed: reads as MedPerf will do them.
     anonymous: reqwest::Client,
     retry: RetryPolicy,
+    timeouts: Timeouts,
     /// Cleared for good once the server answers 417 to `Expect: 100-continue`.
     expect_continue: AtomicBool,
     /// The user gave `--header Content-Type: …` (a presigned URL may be signed for one).
@@ -57,7 +59,7 @@ struct Stat {
 
 impl HttpProvider {
     /// Builds the clients for a checked configuration.
-    pub fn new(config: HttpConfig, retry: RetryPolicy) -> Result<Self> {
+    pub fn new(config: HttpConfig, retry: RetryPolicy, timeouts: Timeouts) -> Result<Self> {
         let client = shared::client(reqwest::header::HeaderMap::new(), false)?;
         let user_content_type = config.headers.iter().any(|h| h.name == CONTENT_TYPE);
         Ok(HttpProvider {
@@ -65,6 +67,7 @@ impl HttpProvider {
             client,
             anonymous: shared::anonymous_client()?,
             retry,
+            timeouts,
             expect_continue: AtomicBool::new(true),
             user_content_type,
         })
@@ -114,15 +117,25 @@ impl HttpProvider {
         error
     }
 
-    /// Sends `request`; a transport failure or a transient answer (5xx, 429, 408) becomes a
-    /// retryable error, every other answer is the caller's to read.
-    async fn send(&self, request: RequestBuilder, method: &Method, url: &Url) -> Result<Response> {
+    /// Sends `request` under the progress timeouts (`watch` follows its body, if any); a
+    /// transport failure, a stall or a transient answer (5xx, 429, 408) becomes a retryable
+    /// error, every other answer is the caller's to read.
+    async fn send(
+        &self,
+        request: RequestBuilder,
+        method: &Method,
+        url: &Url,
+        watch: Option<&BodyWatch>,
+    ) -> Result<Response> {
         let what = format!("{method} {}", display_url(url));
         // `without_url`: reqwest would print the full URL, presigned query string included.
-        let response = request
-            .send()
-            .await
-            .map_err(|e| self.scrub(transport_error(e.without_url(), &what)))?;
+        let sent = async {
+            request
+                .send()
+                .await
+                .map_err(|e| self.scrub(transport_error(e.without_url(), &what)))
+        };
+        let response = within_timeouts(sent, watch, &self.timeouts, &what).await?;
         let status = response.status().as_u16();
         let rate_limited = status == 403 && shared::retry_after(response.headers()).is_some();
         if ErrorKind::from_status(status).is_retryable_by_default() || rate_limited {
@@ -218,6 +231,7 @@ impl HttpProvider {
                     self.request(Method::HEAD, url, anonymous),
                     &Method::HEAD,
                     url,
+                    None,
                 )
             })
             .await?;
@@ -261,7 +275,12 @@ impl HttpProvider {
         self.retry
             .run(&what, |_| async {
                 let response = self
-                    .send(self.request(Method::GET, url, anonymous), &Method::GET, url)
+                    .send(
+                        self.request(Method::GET, url, anonymous),
+                        &Method::GET,
+                        url,
+                        None,
+                    )
                     .await?;
                 match response.status().as_u16() {
                     200 => {}
@@ -325,7 +344,9 @@ impl HttpProvider {
 
     async fn put_once(&self, request: &UploadRequest<'_>, url: &Url) -> Result<()> {
         let asset = request.asset;
-        let body = shared::file_body(&asset.path, 0, asset.size, request.progress.clone()).await?;
+        let watch = BodyWatch::new(asset.size);
+        let body =
+            shared::file_body(&asset.path, 0, asset.size, request.progress.clone(), &watch).await?;
         let mut builder = self
             .client
             .put(url.clone())
@@ -334,6 +355,11 @@ impl HttpProvider {
         if !self.user_content_type {
             builder = builder.header(CONTENT_TYPE, asset.content_type);
         }
+        if request.existing.is_none() {
+            // Create only: a server that honours it answers 412 when another run wrote the
+            // key since our HEAD (nginx's WebDAV module ignores it; see docs/providers/http.md).
+            builder = builder.header(reqwest::header::IF_NONE_MATCH, "*");
+        }
         if asset.size > 0 && self.expect_continue.load(Ordering::Relaxed) {
             // hyper does not wait for the `100 Continue`, but a server that refuses the
             // request (401, 403, 413) answers at once instead of reading the body, and that
@@ -341,7 +367,7 @@ impl HttpProvider {
             builder = builder.header(EXPECT, "100-continue");
         }
         let builder = self.authorize(builder).body(body);
-        let response = self.send(builder, &Method::PUT, url).await?;
+        let response = self.send(builder, &Method::PUT, url, Some(&watch)).await?;
         let status = response.status();
         if status.is_success() {
             return Ok(());
@@ -405,7 +431,12 @@ impl HttpProvider {
             let response = self
                 .retry
                 .run(&what, |_| {
-                    self.send(self.request(mkcol.clone(), &folder, false), &mkcol, &folder)
+                    self.send(
+                        self.request(mkcol.clone(), &folder, false),
+                        &mkcol,
+                        &folder,
+                        None,
+                    )
                 })
                 .await?;
             match response.status().as_u16() {
@@ -465,12 +496,15 @@ impl Provider for HttpProvider {
         };
         let what = format!("HEAD {}", display_url(&url));
         self.retry
-            .run(&what, |_| async {
-                self.request(Method::HEAD, &url, anonymous)
-                    .send()
-                    .await
-                    .map(|_| ())
-                    .map_err(|e| self.scrub(transport_error(e.without_url(), &what)))
+            .run(&what, |_| {
+                let head = async {
+                    self.request(Method::HEAD, &url, anonymous)
+                        .send()
+                        .await
+                        .map(|_| ())
+                        .map_err(|e| self.scrub(transport_error(e.without_url(), &what)))
+                };
+                within_timeouts(head, None, &self.timeouts, &what)
             })
             .await
             .map_err(|e| e.context("the server does not answer"))

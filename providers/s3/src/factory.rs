@@ -177,6 +177,7 @@ fn config(bucket: String, prefix: &str, settings: &Settings) -> Result<S3Config,
         });
     }
     config.retry = settings.retry();
+    config.timeouts = settings.timeouts();
     Ok(config)
 }
 

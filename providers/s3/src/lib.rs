@@ -4,8 +4,8 @@
 
 mod factory;
 
+use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::time::Duration;
 
 use async_trait::async_trait;
 use aws_sdk_s3::Client;
@@ -18,6 +18,8 @@ use aws_sdk_s3::types::{
 use aws_smithy_types::retry::RetryConfig;
 use aws_smithy_types::timeout::TimeoutConfig;
 use cubeship_provider::error::is_missing;
+use cubeship_provider::http::display_url;
+use cubeship_provider::journal::JournalEntry;
 use cubeship_provider::{
     Asset, Capabilities, Error, ErrorKind, ObjectKey, Provider, RemoteObject, Result, RetryPolicy,
     SHA256_METADATA_KEY, UploadRequest, Uploaded,
@@ -85,6 +87,8 @@ pub struct S3Config {
     pub part_concurrency: usize,
     /// The shared retry policy.
     pub retry: RetryPolicy,
+    /// The shared progress timeouts.
+    pub timeouts: cubeship_provider::Timeouts,
 }
 
 impl S3Config {
@@ -103,6 +107,7 @@ impl S3Config {
             multipart_threshold: 64 * 1024 * 1024,
             part_concurrency: 4,
             retry: RetryPolicy::default(),
+            timeouts: cubeship_provider::Timeouts::default(),
         }
     }
 }
@@ -122,6 +127,8 @@ pub struct S3Provider {
     checksum: ChecksumMode,
     /// Set once the bucket answered `AccessControlListNotSupported`.
     acls_refused: AtomicBool,
+    /// Cleared for good once the store says it does not implement `If-None-Match` writes.
+    conditional_writes: AtomicBool,
     credentials: Option<aws_sdk_s3::config::SharedCredentialsProvider>,
     /// Multipart uploads started and not yet completed or aborted: (key, upload id).
     in_flight: std::sync::Mutex<Vec<(String, String)>>,
@@ -173,8 +180,12 @@ impl S3Provider {
             .retry_config(RetryConfig::disabled())
             .timeout_config(
                 TimeoutConfig::builder()
-                    .connect_timeout(Duration::from_secs(30))
-                    .read_timeout(Duration::from_secs(300))
+                    .connect_timeout(config.timeouts.connect)
+                    // The SDK's read timeout runs to the response headers, so per request
+                    // it bounds one part's (or one small object's) upload plus the answer:
+                    // parts are at most 16 MiB below 160 GiB objects, so the response
+                    // timeout (default 300 s) is a floor of ~56 KiB/s per part.
+                    .read_timeout(config.timeouts.response)
                     .build(),
             )
             .request_checksum_calculation(match checksum {
@@ -192,6 +203,7 @@ impl S3Provider {
             custom_endpoint,
             checksum,
             acls_refused: AtomicBool::new(false),
+            conditional_writes: AtomicBool::new(true),
             in_flight: std::sync::Mutex::new(Vec::new()),
             config,
         })
@@ -210,7 +222,73 @@ impl S3Provider {
         MIN_PART_SIZE.max(size.div_ceil(MAX_PARTS))
     }
 
-    async fn put_single(&self, asset: &Asset, key: &str) -> Result<()> {
+    /// Whether to send `If-None-Match: *` (create only) on a write of `key`.
+    fn create_only(&self, request: &UploadRequest<'_>) -> bool {
+        request.existing.is_none() && self.conditional_writes.load(Ordering::Relaxed)
+    }
+
+    /// Reads the answer to a create-only write (`If-None-Match: *` on PutObject or
+    /// CompleteMultipartUpload): `Some(AlreadyExists)` when another writer got there first
+    /// (412, 409 ConditionalRequestConflict, or moto's bare 403 with the key now present);
+    /// `Some(retryable)` after switching the condition off when the store does not implement
+    /// it (501, NotImplemented); `None`: an ordinary error.
+    async fn conditional_outcome<E>(
+        &self,
+        error: &SdkError<E, aws_sdk_s3::config::http::HttpResponse>,
+        key: &str,
+        what: &str,
+    ) -> Option<Error>
+    where
+        E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
+    {
+        let status = error.raw_response().map(|r| r.status().as_u16());
+        let code = error.code();
+        let taken = || {
+            Some(Error::new(
+                ErrorKind::AlreadyExists,
+                format!(
+                    "{what}: s3://{}/{key} was created by another writer meanwhile",
+                    self.config.bucket
+                ),
+            ))
+        };
+        match (status, code) {
+            (_, Some("PreconditionFailed" | "ConditionalRequestConflict")) | (Some(412), _) => {
+                taken()
+            }
+            (Some(501), _) | (_, Some("NotImplemented")) => {
+                self.conditional_writes.store(false, Ordering::Relaxed);
+                tracing::warn!(
+                    "s3://{}: the store does not implement create-only writes (If-None-Match); \
+                     a concurrent writer of the same key can no longer be detected",
+                    self.config.bucket
+                );
+                Some(
+                    Error::new(
+                        ErrorKind::Transport,
+                        format!("{what}: retrying without If-None-Match"),
+                    )
+                    .retryable(true),
+                )
+            }
+            (Some(403), _) if self.exists(key).await => taken(),
+            _ => None,
+        }
+    }
+
+    /// Whether anything is stored under `key`.
+    async fn exists(&self, key: &str) -> bool {
+        self.client
+            .head_object()
+            .bucket(&self.config.bucket)
+            .key(key)
+            .send()
+            .await
+            .is_ok()
+    }
+
+    async fn put_single(&self, upload: &UploadRequest<'_>, key: &str) -> Result<()> {
+        let asset = upload.asset;
         self.config
             .retry
             .run(
@@ -229,10 +307,21 @@ impl S3Provider {
                     if let Some(acl) = self.acl() {
                         request = request.acl(acl);
                     }
+                    let create_only = self.create_only(upload);
+                    if create_only {
+                        request = request.if_none_match("*");
+                    }
+                    let what = format!("PUT s3://{}/{key}", self.config.bucket);
                     match request.send().await {
                         Ok(_) => Ok(()),
-                        Err(e) => Err(self
-                            .map_write_error(e, &format!("PUT s3://{}/{key}", self.config.bucket))),
+                        Err(e) => {
+                            if create_only
+                                && let Some(error) = self.conditional_outcome(&e, key, &what).await
+                            {
+                                return Err(error);
+                            }
+                            Err(self.map_write_error(e, &what))
+                        }
                     }
                 },
             )
@@ -270,11 +359,174 @@ impl S3Provider {
         }
     }
 
+    /// The journal's name for `key` of this destination (endpoint included: the same bucket
+    /// name on another store is another object).
+    fn journal_id(&self, key: &str) -> String {
+        match &self.custom_endpoint {
+            Some(endpoint) => format!(
+                "s3+{}/{}/{key}",
+                display_url(endpoint).trim_end_matches('/'),
+                self.config.bucket
+            ),
+            None => format!("s3://{}/{key}", self.config.bucket),
+        }
+    }
+
+    /// The parts already stored for `upload_id` (ListParts, every page), by number; an error
+    /// when the upload is gone (completed or aborted meanwhile).
+    async fn list_parts(
+        &self,
+        key: &str,
+        upload_id: &str,
+    ) -> Result<BTreeMap<i32, (i64, CompletedPart)>> {
+        let what = format!("listing the parts of s3://{}/{key}", self.config.bucket);
+        let mut parts = BTreeMap::new();
+        let mut marker: Option<String> = None;
+        loop {
+            let page = self
+                .client
+                .list_parts()
+                .bucket(&self.config.bucket)
+                .key(key)
+                .upload_id(upload_id)
+                .set_part_number_marker(marker.clone())
+                .send()
+                .await;
+            let page = match page {
+                Ok(page) => page,
+                // moto 5 answers 200 with XML the SDK does not parse: read the parts from it.
+                Err(e) if e.raw_response().map(|r| r.status().as_u16()) == Some(200) => {
+                    let body = e
+                        .raw_response()
+                        .and_then(|r| r.body().bytes())
+                        .map(|b| String::from_utf8_lossy(b).into_owned())
+                        .unwrap_or_default();
+                    return Ok(parse_list_parts(&body));
+                }
+                Err(e) => return Err(map_error(e, &what)),
+            };
+            for part in page.parts() {
+                if let Some(number) = part.part_number {
+                    parts.insert(
+                        number,
+                        (
+                            part.size.unwrap_or(-1),
+                            CompletedPart::builder()
+                                .part_number(number)
+                                .set_e_tag(part.e_tag.clone())
+                                .set_checksum_crc32(part.checksum_crc32.clone())
+                                .build(),
+                        ),
+                    );
+                }
+            }
+            match (page.is_truncated, page.next_part_number_marker) {
+                (Some(true), Some(next)) if Some(&next) != marker.as_ref() => marker = Some(next),
+                _ => return Ok(parts),
+            }
+        }
+    }
+
+    /// A multipart upload recorded in the journal by a run that was killed: resumed (its
+    /// stored parts) when it is for the same bytes cut the same way, else aborted.
+    async fn recorded_upload(
+        &self,
+        request: &UploadRequest<'_>,
+        key: &str,
+        part_size: u64,
+    ) -> Option<(String, BTreeMap<i32, (i64, CompletedPart)>)> {
+        let journal = request.journal?;
+        let id = self.journal_id(key);
+        let asset = request.asset;
+        let mut resumed = None;
+        // Only uploads of runs that have ended: a live run's upload is its own.
+        for entry in journal.abandoned(&id) {
+            let same = entry.sha256 == asset.sha256
+                && entry.size == asset.size
+                && entry.part_size == part_size;
+            if same && resumed.is_none() {
+                match self.list_parts(key, &entry.upload_id).await {
+                    Ok(parts) => {
+                        tracing::info!(
+                            "s3://{}/{key}: resuming the multipart upload of an interrupted run ({} parts already stored: {:?})",
+                            self.config.bucket,
+                            parts.len(),
+                            parts
+                                .iter()
+                                .map(|(n, (size, _))| (*n, *size))
+                                .collect::<Vec<_>>()
+                        );
+                        // Taken over: recorded again under this run.
+                        journal.remove(&id, entry.pid);
+                        journal.put(&id, entry.clone());
+                        resumed = Some((entry.upload_id.clone(), parts));
+                        continue;
+                    }
+                    Err(e) => tracing::info!("not resuming the interrupted upload: {e}"),
+                }
+            } else if self.abort(key, &entry.upload_id).await {
+                tracing::info!(
+                    "s3://{}/{key}: aborted a multipart upload an interrupted run left behind",
+                    self.config.bucket
+                );
+            }
+            journal.remove(&id, entry.pid);
+        }
+        resumed
+    }
+
     async fn put_multipart(&self, request: &UploadRequest<'_>, key: &str) -> Result<()> {
         let asset = request.asset;
         let what = format!("multipart upload to s3://{}/{key}", self.config.bucket);
-        let upload_id = self
-            .config
+        let part_size = Self::part_size(asset.size);
+        let journal_id = self.journal_id(key);
+        let (upload_id, stored) = match self.recorded_upload(request, key, part_size).await {
+            Some(resumed) => resumed,
+            None => {
+                let upload_id = self.create_multipart(request, key, &what).await?;
+                if let Some(journal) = request.journal {
+                    journal.put(
+                        &journal_id,
+                        JournalEntry {
+                            upload_id: upload_id.clone(),
+                            sha256: asset.sha256.clone(),
+                            size: asset.size,
+                            part_size,
+                            pid: std::process::id(),
+                        },
+                    );
+                }
+                (upload_id, BTreeMap::new())
+            }
+        };
+        self.in_flight
+            .lock()
+            .expect("in-flight list lock")
+            .push((key.to_string(), upload_id.clone()));
+        let result = self.upload_parts(request, key, &upload_id, &stored).await;
+        let completed = self.complete(request, key, &upload_id, result, &what).await;
+        // Never leave billed, invisible parts behind; the journal entry goes once the upload
+        // is completed or really aborted (a failed abort is for the next run to do).
+        let settled = completed.is_ok() || self.abort(key, &upload_id).await;
+        if settled && let Some(journal) = request.journal {
+            journal.remove(&journal_id, std::process::id());
+        }
+        self.in_flight
+            .lock()
+            .expect("in-flight list lock")
+            .retain(|(_, id)| id != &upload_id);
+        completed
+    }
+
+    async fn create_multipart(
+        &self,
+        request: &UploadRequest<'_>,
+        key: &str,
+        what: &str,
+    ) -> Result<String> {
+        let asset = request.asset;
+        let what = what.to_string();
+        self.config
             .retry
             .run(&what, |_| async {
                 let mut create = self
@@ -300,21 +552,30 @@ impl S3Provider {
                     Err(e) => Err(self.map_write_error(e, &what)),
                 }
             })
-            .await?;
+            .await
+    }
 
-        self.in_flight
-            .lock()
-            .expect("in-flight list lock")
-            .push((key.to_string(), upload_id.clone()));
-        let result = self.upload_parts(request, key, &upload_id).await;
-        let completed = match result {
+    async fn complete(
+        &self,
+        request: &UploadRequest<'_>,
+        key: &str,
+        upload_id: &str,
+        result: Result<Vec<CompletedPart>>,
+        what: &str,
+    ) -> Result<()> {
+        let asset = request.asset;
+        let upload_id = upload_id.to_string();
+        let what = what.to_string();
+        match result {
             Ok(parts) => {
                 self.config
                     .retry
                     .run(&what, |_| async {
+                        let create_only = self.create_only(request);
                         let answer = self
                             .client
                             .complete_multipart_upload()
+                            .set_if_none_match(create_only.then(|| "*".to_string()))
                             .bucket(&self.config.bucket)
                             .key(key)
                             .upload_id(&upload_id)
@@ -327,30 +588,27 @@ impl S3Provider {
                             .await;
                         match answer {
                             Ok(_) => Ok(()),
-                            // Some servers (moto 5) answer 200 with a body the SDK cannot parse
-                            // (`CompleteMultipartUploadResponse`): trust the object, not the XML.
-                            Err(e)
-                                if e.raw_response().map(|r| r.status().as_u16()) == Some(200)
-                                    && self.holds(key, asset).await =>
-                            {
-                                Ok(())
+                            // Whatever went wrong, look before failing: a lost reply (the
+                            // connection dropped after the store completed the object, so a
+                            // retry gets NoSuchUpload or 412), or a 200 whose body the SDK
+                            // cannot parse (moto 5). The object with our size and sha256 is
+                            // the answer that counts, not the XML.
+                            Err(_) if self.holds(key, asset).await => Ok(()),
+                            Err(e) => {
+                                if create_only
+                                    && let Some(error) =
+                                        self.conditional_outcome(&e, key, &what).await
+                                {
+                                    return Err(error);
+                                }
+                                Err(map_error(e, &what))
                             }
-                            Err(e) => Err(map_error(e, &what)),
                         }
                     })
                     .await
             }
             Err(e) => Err(e),
-        };
-        if completed.is_err() {
-            // Never leave billed, invisible parts behind.
-            self.abort(key, &upload_id).await;
         }
-        self.in_flight
-            .lock()
-            .expect("in-flight list lock")
-            .retain(|(_, id)| id != &upload_id);
-        completed
     }
 
     async fn upload_parts(
@@ -358,6 +616,7 @@ impl S3Provider {
         request: &UploadRequest<'_>,
         key: &str,
         upload_id: &str,
+        stored: &BTreeMap<i32, (i64, CompletedPart)>,
     ) -> Result<Vec<CompletedPart>> {
         let asset = request.asset;
         let part_size = Self::part_size(asset.size);
@@ -368,7 +627,17 @@ impl S3Provider {
                 let length = part_size.min(asset.size - offset);
                 let number = (index + 1) as i32;
                 let what = format!("part {number}/{count} of s3://{}/{key}", self.config.bucket);
+                let already = stored
+                    .get(&number)
+                    // A store that gives no size (-1) is trusted: the journal says the
+                    // parts were cut the same way, and a stored part is always whole.
+                    .filter(|(size, _)| *size == length as i64 || *size < 0)
+                    .map(|(_, part)| part.clone());
                 async move {
+                    if let Some(part) = already {
+                        request.progress.advance(length);
+                        return Ok(part);
+                    }
                     let part = self
                         .config
                         .retry
@@ -405,8 +674,9 @@ impl S3Provider {
         Ok(parts)
     }
 
-    /// Aborts a multipart upload, logging (not failing) when that is impossible.
-    async fn abort(&self, key: &str, upload_id: &str) {
+    /// Aborts a multipart upload, logging (not failing) when that is impossible; whether it
+    /// is gone.
+    async fn abort(&self, key: &str, upload_id: &str) -> bool {
         let what = format!(
             "aborting the multipart upload of s3://{}/{key}",
             self.config.bucket
@@ -419,8 +689,14 @@ impl S3Provider {
             .upload_id(upload_id)
             .send()
             .await;
-        if let Err(e) = abort {
-            tracing::warn!("{}", map_error(e, &what));
+        match abort {
+            Ok(_) => true,
+            // Already gone (completed or aborted): nothing left behind.
+            Err(e) if e.raw_response().map(|r| r.status().as_u16()) == Some(404) => true,
+            Err(e) => {
+                tracing::warn!("{}", map_error(e, &what));
+                false
+            }
         }
     }
 
@@ -460,6 +736,35 @@ impl S3Provider {
             r#"{{"Version":"2012-10-17","Statement":[{{"Sid":"PublicReadForMedPerf","Effect":"Allow","Principal":"*","Action":"s3:GetObject","Resource":"{resource}"}}]}}"#
         )
     }
+}
+
+/// The parts of a ListParts answer, read from its XML directly (number, size, ETag).
+fn parse_list_parts(xml: &str) -> BTreeMap<i32, (i64, CompletedPart)> {
+    fn tag<'a>(text: &'a str, name: &str) -> Option<&'a str> {
+        let start = text.find(&format!("<{name}>"))? + name.len() + 2;
+        let end = text[start..].find(&format!("</{name}>"))? + start;
+        Some(text[start..end].trim())
+    }
+    xml.split("<Part>")
+        .skip(1)
+        .filter_map(|part| {
+            let part = part.split("</Part>").next()?;
+            let number: i32 = tag(part, "PartNumber")?.parse().ok()?;
+            let size = tag(part, "Size").and_then(|s| s.parse().ok()).unwrap_or(-1);
+            let e_tag = tag(part, "ETag").map(|e| e.replace("&quot;", "\""));
+            Some((
+                number,
+                (
+                    size,
+                    CompletedPart::builder()
+                        .part_number(number)
+                        .set_e_tag(e_tag)
+                        .set_checksum_crc32(tag(part, "ChecksumCRC32").map(str::to_string))
+                        .build(),
+                ),
+            ))
+        })
+        .collect()
 }
 
 /// `length` bytes of the asset's file from `offset`, streamed (and re-opened on each retry).
@@ -639,7 +944,7 @@ impl Provider for S3Provider {
         if request.asset.size >= self.config.multipart_threshold {
             self.put_multipart(request, &key).await?;
         } else {
-            self.put_single(request.asset, &key).await?;
+            self.put_single(request, &key).await?;
             request.progress.advance(request.asset.size);
         }
         Ok(Uploaded {

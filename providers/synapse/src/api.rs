@@ -380,6 +380,7 @@ impl Api {
         url: &PartPresignedUrl,
         body: reqwest::Body,
         len: u64,
+        watch: &cubeship_provider::BodyWatch,
     ) -> Result<(), Error> {
         let target = Url::parse(&url.upload_presigned_url).map_err(|e| {
             Error::new(
@@ -399,11 +400,16 @@ impl Api {
                 request = request.header(name, value);
             }
         }
-        let response = request
-            .body(body)
-            .send()
-            .await
-            .map_err(|e| transport_error(e.without_url(), &what))?;
+        let request = request.body(body).send();
+        let sent = async {
+            request
+                .await
+                .map_err(|e| transport_error(e.without_url(), &what))
+        };
+        let timeouts = cubeship_provider::Timeouts::from_process_env();
+        let response =
+            cubeship_provider::timeouts::within_timeouts(sent, Some(watch), &timeouts, &what)
+                .await?;
         if response.status().is_success() {
             Ok(())
         } else {

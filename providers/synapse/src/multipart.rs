@@ -177,14 +177,16 @@ async fn send_part(
                             )
                         })?,
                 };
+                let watch = cubeship_provider::BodyWatch::new(part.len);
                 let body = cubeship_provider::http::file_body(
                     &asset.path,
                     part.offset,
                     part.len,
                     Arc::new(NoProgress),
+                    &watch,
                 )
                 .await?;
-                api.put_part(&url, body, part.len).await?;
+                api.put_part(&url, body, part.len, &watch).await?;
                 let added = api.add_part(upload_id, part.number, &md5).await?;
                 if added.add_part_state == "ADD_SUCCESS" {
                     Ok(())

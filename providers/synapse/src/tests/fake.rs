@@ -165,6 +165,7 @@ async fn odd_names_md5_fallback_and_no_token_on_storage_requests() {
             key: &key,
             existing: None,
             progress: Arc::new(NoProgress),
+            journal: None,
         })
         .await
         .unwrap();
@@ -216,6 +217,7 @@ async fn odd_names_md5_fallback_and_no_token_on_storage_requests() {
             key: &legacy_key,
             existing: Some(&seen),
             progress: Arc::new(NoProgress),
+            journal: None,
         })
         .await
         .unwrap();
@@ -267,6 +269,7 @@ async fn an_interrupted_upload_resumes_with_only_the_missing_parts() {
         key: &key,
         existing: None,
         progress: Arc::new(NoProgress),
+        journal: None,
     };
     let error = first
         .upload(&request)
