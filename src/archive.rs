@@ -7,6 +7,8 @@
 //! the digests on their own threads. Memory is bounded by a few blocks per thread, whatever the
 //! input size.
 
+use std::collections::HashMap;
+use std::ffi::OsString;
 use std::fs::File;
 use std::io::{self, BufWriter, Read, Write};
 use std::os::unix::fs::{MetadataExt, PermissionsExt};
@@ -53,11 +55,36 @@ enum EntryKind {
     File {
         size: u64,
         executable: bool,
-        mtime: Option<SystemTime>,
+        seen: Snapshot,
     },
     Symlink {
         target: PathBuf,
     },
+    /// Another name of a file archived earlier (same device and inode): a tar hardlink entry,
+    /// so the bytes are stored once and extraction recreates the link.
+    HardLink {
+        target: PathBuf,
+    },
+}
+
+/// What identifies a file's content at the walk, compared again after it was read: a rewrite
+/// at the same size that restores the mtime still changes the ctime (the kernel sets it on
+/// every write and on `touch -d`), and a replacement by rename changes the inode.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Snapshot {
+    mtime: Option<SystemTime>,
+    ctime: (i64, i64),
+    inode: (u64, u64),
+}
+
+impl Snapshot {
+    fn of(meta: &std::fs::Metadata) -> Self {
+        Snapshot {
+            mtime: meta.modified().ok(),
+            ctime: (meta.ctime(), meta.ctime_nsec()),
+            inode: (meta.dev(), meta.ino()),
+        }
+    }
 }
 
 /// One checked entry of the folder, in archive order.
@@ -74,6 +101,7 @@ pub struct Entry {
 /// only files, folders and links are allowed.
 pub fn collect_entries(root: &Path) -> Result<Vec<Entry>, InputError> {
     let mut entries = Vec::new();
+    let mut first_names: HashMap<(u64, u64), PathBuf> = HashMap::new();
     for item in walkdir::WalkDir::new(root)
         .min_depth(1)
         .follow_links(false)
@@ -100,10 +128,22 @@ pub fn collect_entries(root: &Path) -> Result<Vec<Entry>, InputError> {
         let kind = if file_type.is_dir() {
             EntryKind::Dir
         } else if file_type.is_file() {
-            EntryKind::File {
-                size: meta.len(),
-                executable: meta.permissions().mode() & 0o111 != 0,
-                mtime: meta.modified().ok(),
+            let earlier = (meta.nlink() > 1)
+                .then(|| first_names.entry((meta.dev(), meta.ino())))
+                .and_then(|slot| match slot {
+                    std::collections::hash_map::Entry::Occupied(first) => Some(first.get().clone()),
+                    std::collections::hash_map::Entry::Vacant(free) => {
+                        free.insert(relative.clone());
+                        None
+                    }
+                });
+            match earlier {
+                Some(target) => EntryKind::HardLink { target },
+                None => EntryKind::File {
+                    size: meta.len(),
+                    executable: meta.permissions().mode() & 0o111 != 0,
+                    seen: Snapshot::of(&meta),
+                },
             }
         } else if file_type.is_symlink() {
             let target = std::fs::read_link(&absolute).map_err(|e| {
@@ -124,7 +164,102 @@ pub fn collect_entries(root: &Path) -> Result<Vec<Entry>, InputError> {
             kind,
         });
     }
+    check_links_resolve_inside(&entries)?;
     Ok(entries)
+}
+
+/// How many links one resolution may go through before it is called a loop (Linux's limit).
+const MAX_LINK_HOPS: usize = 40;
+
+/// The lexical check (`check_link_stays_inside`) looks at one link alone; extraction follows
+/// the links already extracted, so `a/b/up -> ../..` plus `x -> a/b/up/..` escapes although
+/// each looks harmless. Every link target is resolved here against the archive's own tree,
+/// following the links inside it, the way the OS will once the archive is extracted.
+fn check_links_resolve_inside(entries: &[Entry]) -> Result<(), InputError> {
+    let links: HashMap<&Path, &Path> = entries
+        .iter()
+        .filter_map(|e| match &e.kind {
+            EntryKind::Symlink { target } => Some((e.relative.as_path(), target.as_path())),
+            _ => None,
+        })
+        .collect();
+    for entry in entries {
+        let EntryKind::Symlink { target } = &entry.kind else {
+            continue;
+        };
+        let parent: Vec<OsString> = entry
+            .relative
+            .parent()
+            .into_iter()
+            .flat_map(|p| p.iter().map(|c| c.to_os_string()))
+            .collect();
+        let mut through = Vec::new();
+        let mut hops = 0;
+        let Err(escape) = resolve_in_tree(&links, parent, target, &mut hops, &mut through) else {
+            continue;
+        };
+        let via = through
+            .iter()
+            .map(|p| p.display().to_string())
+            .collect::<Vec<_>>()
+            .join(", ");
+        return Err(match escape {
+            Escape::Outside => InputError::new(format!(
+                "{} links to {}, which leaves the folder being archived once the links it goes through ({via}) are followed",
+                entry.absolute.display(),
+                target.display()
+            ))
+            .hint("MedPerf refuses archives whose links leave the folder: point the link at the file itself (a path without other links), or copy the file in"),
+            Escape::Loop => InputError::new(format!(
+                "{} links to {}, which goes round a loop of links ({via})",
+                entry.absolute.display(),
+                target.display()
+            ))
+            .hint("remove the loop: each link must end at a file or folder inside the folder"),
+        });
+    }
+    Ok(())
+}
+
+enum Escape {
+    Outside,
+    Loop,
+}
+
+/// Resolves `target` from the folder `at` (components from the root), following the links of
+/// the tree; names not in the tree resolve lexically, as they would at extraction.
+fn resolve_in_tree(
+    links: &HashMap<&Path, &Path>,
+    mut at: Vec<OsString>,
+    target: &Path,
+    hops: &mut usize,
+    through: &mut Vec<PathBuf>,
+) -> Result<Vec<OsString>, Escape> {
+    for component in target.components() {
+        match component {
+            Component::Normal(name) => {
+                at.push(name.to_os_string());
+                let here: PathBuf = at.iter().collect();
+                if let Some(next) = links.get(here.as_path()) {
+                    *hops += 1;
+                    if *hops > MAX_LINK_HOPS {
+                        return Err(Escape::Loop);
+                    }
+                    through.push(here);
+                    at.pop();
+                    at = resolve_in_tree(links, at, next, hops, through)?;
+                }
+            }
+            Component::ParentDir => {
+                if at.pop().is_none() {
+                    return Err(Escape::Outside);
+                }
+            }
+            Component::CurDir => {}
+            Component::RootDir | Component::Prefix(_) => return Err(Escape::Outside),
+        }
+    }
+    Ok(at)
 }
 
 fn check_link_stays_inside(
@@ -235,10 +370,18 @@ fn append_entries<W: Write>(
                     .append_link(&mut header, &entry.relative, target)
                     .map_err(tar_error)?;
             }
+            EntryKind::HardLink { target } => {
+                header.set_entry_type(tar::EntryType::Link);
+                header.set_mode(0o644);
+                header.set_size(0);
+                builder
+                    .append_link(&mut header, &entry.relative, target)
+                    .map_err(tar_error)?;
+            }
             EntryKind::File {
                 size,
                 executable,
-                mtime,
+                seen,
             } => {
                 header.set_entry_type(tar::EntryType::Regular);
                 header.set_mode(if *executable { 0o755 } else { 0o644 });
@@ -255,7 +398,7 @@ fn append_entries<W: Write>(
                 builder
                     .append_data(&mut header, &entry.relative, &mut reader)
                     .map_err(tar_error)?;
-                reader.check_unchanged(*size, *mtime)?;
+                reader.check_unchanged(*size, seen)?;
             }
         }
     }
@@ -324,13 +467,14 @@ impl Read for ExactSizeReader<'_> {
 }
 
 impl ExactSizeReader<'_> {
-    /// After the recorded size was read: nothing more to read, and size and mtime unchanged.
-    fn check_unchanged(&mut self, size: u64, mtime: Option<SystemTime>) -> Result<(), InputError> {
+    /// After the recorded size was read: nothing more to read, and size, mtime, ctime and
+    /// inode as at the walk (the ctime catches a rewrite at the same size and mtime).
+    fn check_unchanged(&mut self, size: u64, seen: &Snapshot) -> Result<(), InputError> {
         let mut probe = [0u8; 1];
         let grew = matches!(self.file.read(&mut probe), Ok(n) if n > 0);
         let meta = self.file.metadata().ok();
         let resized = meta.as_ref().is_some_and(|m| m.size() != size);
-        let touched = meta.and_then(|m| m.modified().ok()) != mtime;
+        let touched = meta.map(|m| Snapshot::of(&m)) != Some(*seen);
         if grew || resized {
             return Err(changed_while_packaging(self.path, "changed size").clone_error());
         }
