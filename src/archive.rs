@@ -348,7 +348,9 @@ fn append_entries<W: Write>(
         None => InputError::new(format!("cannot write the archive: {e}"))
             .hint("check that the output folder is writable and has free space"),
     };
-    for entry in entries {
+    let mut ahead = ReadAhead::new(entries);
+    for (index, entry) in entries.iter().enumerate() {
+        ahead.top_up();
         let mut header = tar::Header::new_gnu();
         header.set_uid(0);
         header.set_gid(0);
@@ -386,6 +388,14 @@ fn append_entries<W: Write>(
                 header.set_entry_type(tar::EntryType::Regular);
                 header.set_mode(if *executable { 0o755 } else { 0o644 });
                 header.set_size(*size);
+                if let Some(read) = ahead.take(index) {
+                    let bytes = read.map_err(|problem| problem.clone_error())?;
+                    check_read_ahead(&entry.absolute, *size, seen, &bytes)?;
+                    builder
+                        .append_data(&mut header, &entry.relative, &bytes[..])
+                        .map_err(tar_error)?;
+                    continue;
+                }
                 let file = File::open(&entry.absolute).map_err(|e| {
                     InputError::new(format!("cannot read {}: {e}", entry.absolute.display()))
                         .hint("make the file readable by the user running cubeship")
@@ -403,6 +413,139 @@ fn append_entries<W: Write>(
         }
     }
     builder.finish().map_err(tar_error)
+}
+
+/// Files up to this size are read ahead, whole, on the reader threads.
+const READ_AHEAD_MAX_FILE: u64 = 256 * 1024;
+/// How many small files may be read ahead of the tar writer: bounds memory to 16 MiB.
+const READ_AHEAD_FILES: usize = 64;
+const READ_AHEAD_THREADS: usize = 2;
+
+type ReadResult = Result<Vec<u8>, InputErrorParts>;
+
+/// Many small files (JSON, configs) cost an open and a read each, one after the other on the
+/// tar thread; reader threads open and read the next ones in parallel while the tar writer
+/// takes them in archive order (the order and hence the archive do not change).
+struct ReadAhead<'a> {
+    entries: &'a [Entry],
+    small: std::iter::Peekable<std::vec::IntoIter<usize>>,
+    pending: std::collections::VecDeque<(usize, Receiver<ReadResult>)>,
+    jobs: Option<SyncSender<(PathBuf, u64, SyncSender<ReadResult>)>>,
+    threads: Vec<JoinHandle<()>>,
+}
+
+impl<'a> ReadAhead<'a> {
+    fn new(entries: &'a [Entry]) -> Self {
+        let small: Vec<usize> = entries
+            .iter()
+            .enumerate()
+            .filter(|(_, e)| matches!(e.kind, EntryKind::File { size, .. } if size <= READ_AHEAD_MAX_FILE))
+            .map(|(i, _)| i)
+            .collect();
+        let (jobs, rx) = sync_channel::<(PathBuf, u64, SyncSender<ReadResult>)>(READ_AHEAD_FILES);
+        let rx = Arc::new(Mutex::new(rx));
+        let threads = if small.is_empty() {
+            Vec::new()
+        } else {
+            (0..READ_AHEAD_THREADS)
+                .map(|_| {
+                    let rx = Arc::clone(&rx);
+                    std::thread::spawn(move || {
+                        loop {
+                            let Ok((path, size, reply)) =
+                                rx.lock().expect("read-ahead lock").recv()
+                            else {
+                                return;
+                            };
+                            let _ = reply.send(read_whole(&path, size));
+                        }
+                    })
+                })
+                .collect()
+        };
+        ReadAhead {
+            entries,
+            small: small.into_iter().peekable(),
+            pending: Default::default(),
+            jobs: Some(jobs),
+            threads,
+        }
+    }
+
+    fn top_up(&mut self) {
+        while self.pending.len() < READ_AHEAD_FILES {
+            let Some(index) = self.small.next() else {
+                return;
+            };
+            let entry = &self.entries[index];
+            let EntryKind::File { size, .. } = entry.kind else {
+                unreachable!("only files are read ahead")
+            };
+            let (reply, result) = sync_channel(1);
+            let jobs = self.jobs.as_ref().expect("open until dropped");
+            if jobs.send((entry.absolute.clone(), size, reply)).is_err() {
+                return;
+            }
+            self.pending.push_back((index, result));
+        }
+    }
+
+    /// The bytes of entry `index` if it was read ahead (entries are taken in order).
+    fn take(&mut self, index: usize) -> Option<ReadResult> {
+        if self.pending.front().is_none_or(|(i, _)| *i != index) {
+            return None;
+        }
+        let (_, result) = self.pending.pop_front().expect("checked");
+        Some(result.recv().unwrap_or_else(|_| {
+            Err(InputErrorParts {
+                message: "a read-ahead thread stopped".into(),
+                hint: "package again".into(),
+            })
+        }))
+    }
+}
+
+impl Drop for ReadAhead<'_> {
+    fn drop(&mut self) {
+        self.jobs.take();
+        self.pending.clear();
+        for thread in self.threads.drain(..) {
+            let _ = thread.join();
+        }
+    }
+}
+
+/// Reads up to one byte more than the recorded size, so that growth is seen.
+fn read_whole(path: &Path, size: u64) -> ReadResult {
+    let mut bytes = Vec::with_capacity(size as usize + 1);
+    File::open(path)
+        .and_then(|file| file.take(size + 1).read_to_end(&mut bytes))
+        .map_err(|e| InputErrorParts {
+            message: format!("cannot read {}: {e}", path.display()),
+            hint: "make the file readable by the user running cubeship".into(),
+        })?;
+    Ok(bytes)
+}
+
+/// The checks `ExactSizeReader` makes, for a file read ahead: its size, and its ctime and
+/// inode looked up again now, when it enters the archive, against the walk's.
+fn check_read_ahead(
+    path: &Path,
+    size: u64,
+    seen: &Snapshot,
+    bytes: &[u8],
+) -> Result<(), InputError> {
+    if (bytes.len() as u64) < size {
+        return Err(changed_while_packaging(path, "shrank").clone_error());
+    }
+    let meta = std::fs::metadata(path).ok();
+    if bytes.len() as u64 > size || meta.as_ref().is_some_and(|m| m.size() != size) {
+        return Err(changed_while_packaging(path, "changed size").clone_error());
+    }
+    if meta.map(|m| Snapshot::of(&m)) != Some(*seen) {
+        return Err(changed_while_packaging(path, "was modified").clone_error());
+    }
+    Ok(())
 }
 
 /// Why reading a source file failed, carried through the tar writer's `io::Error`.
@@ -935,6 +1078,52 @@ mod tests {
             &dir.path().join("out.tar.gz"),
             ArchiveOptions::default(),
         )
+    }
+
+    #[test]
+    fn files_read_ahead_enter_the_archive_in_order() {
+        let dir = tempfile::tempdir().unwrap();
+        let source = dir.path().join("src");
+        std::fs::create_dir(&source).unwrap();
+        // More small files than the read-ahead window, with a large one in the middle.
+        for i in 0..(3 * READ_AHEAD_FILES) {
+            std::fs::write(
+                source.join(format!("f{i:04}.json")),
+                format!("{{\"i\": {i}}}"),
+            )
+            .unwrap();
+        }
+        std::fs::write(
+            source.join("f0100.bin"),
+            pseudo_random(READ_AHEAD_MAX_FILE as usize + 1),
+        )
+        .unwrap();
+        let out = dir.path().join("out.tar.gz");
+        write_tar_gz(
+            &collect_entries(&source).unwrap(),
+            &out,
+            ArchiveOptions::default(),
+        )
+        .unwrap();
+        let bytes = gunzip(&std::fs::read(&out).unwrap());
+        let mut archive = tar::Archive::new(&bytes[..]);
+        let mut names = Vec::new();
+        for entry in archive.entries().unwrap() {
+            let mut entry = entry.unwrap();
+            let name = entry.path().unwrap().display().to_string();
+            let mut content = Vec::new();
+            entry.read_to_end(&mut content).unwrap();
+            assert_eq!(
+                content,
+                std::fs::read(source.join(&name)).unwrap(),
+                "{name}"
+            );
+            names.push(name);
+        }
+        let mut sorted = names.clone();
+        sorted.sort();
+        assert_eq!(names, sorted);
+        assert_eq!(names.len(), 3 * READ_AHEAD_FILES + 1);
     }
 
     #[test]
