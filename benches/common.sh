@@ -48,3 +48,48 @@ timed() {
   printf '%-44s %8.2f s %8.1f MiB peak RSS\n' "$label" "$seconds" "$(echo "$kib / 1024" | bc -l)"
   LAST_SECONDS=$seconds
 }
+
+# make_weights_cube DIR SIZE_MIB: the acceptance cube of issue #12: ~80 % float32 weights of a
+# normal distribution (benches/gen_weights.rs), ~15 % text, and 10,000 small JSON files.
+make_weights_cube() {
+  local dir=$1 size_mib=$2
+  if [ -f "$dir/.complete" ]; then return; fi
+  rm -rf "$dir"
+  local files="$dir/workspace/additional_files"
+  mkdir -p "$files/weights" "$files/text" "$files/json"
+  cp "$ROOT/tests/fixtures/medperf-examples/brats-model-deepmedic/mlcube.yaml" "$dir/"
+  cp "$ROOT/tests/fixtures/medperf-examples/brats-model-deepmedic/workspace/parameters.yaml" "$dir/workspace/"
+  rustc -O -o "$WORK/gen_weights" "$ROOT/benches/gen_weights.rs"
+  local weights_mib=$((size_mib * 80 / 100)) text_mib=$((size_mib * 15 / 100)) part=0
+  # 256 MiB shards, like checkpoint shards.
+  while [ "$weights_mib" -gt 0 ]; do
+    local n=$((weights_mib < 256 ? weights_mib : 256))
+    "$WORK/gen_weights" "$n" "$((part + 1))" > "$files/weights/shard-$(printf %03d $part).bin"
+    weights_mib=$((weights_mib - n)); part=$((part + 1))
+  done
+  python3 - "$files" "$text_mib" "$size_mib" <<'PY'
+import json, os, random, sys
+out, text_mib, size_mib = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
+random.seed(1)
+words = [f"layer_{i}.weight" for i in range(5000)] + "the of and model input output batch norm".split()
+per_file = 4 << 20
+for n in range(max(1, text_mib // 4)):
+    with open(os.path.join(out, "text", f"part-{n:04}.txt"), "w") as f:
+        written = 0
+        while written < per_file:
+            line = " ".join(random.choice(words) for _ in range(12)) + f" {random.random():.6f}\n"
+            f.write(line)
+            written += len(line)
+# 10,000 small JSON files (~5 % of the cube), 100 per folder.
+per_json = max(200, (size_mib << 20) * 5 // 100 // 10000)
+for n in range(10000):
+    folder = os.path.join(out, "json", f"{n // 100:03}")
+    os.makedirs(folder, exist_ok=True)
+    record = {"id": n, "labels": {}}
+    while len(json.dumps(record)) < per_json:
+        record["labels"][random.choice(words)] = round(random.random(), 4)
+    with open(os.path.join(folder, f"case-{n:05}.json"), "w") as f:
+        json.dump(record, f)
+PY
+  touch "$dir/.complete"
+}

@@ -560,3 +560,129 @@ fn an_unreadable_file_is_refused() {
     assert!(run.stderr.contains("locked.bin"), "{}", run.stderr);
     assert!(!cube.join("deploy").exists());
 }
+
+#[test]
+fn a_chain_of_links_that_escapes_once_followed_is_refused() {
+    // Each link alone stays inside; followed as extraction follows them, `x` leaves the folder.
+    let (_t, cube) = example_cube("brats-model-deepmedic");
+    let files = cube.join("workspace/additional_files");
+    std::fs::create_dir_all(files.join("a/b")).unwrap();
+    symlink("../..", files.join("a/b/up")).unwrap();
+    symlink("a/b/up/..", files.join("x")).unwrap();
+    let run = assert_refused(&cube, &[], &["additional_files/x", "a/b/up", "hint:"]);
+    assert!(run.stderr.contains("leaves the folder"), "{}", run.stderr);
+
+    // The same links without the escape package and extract with the data filter.
+    let (temp, fine) = example_cube("brats-model-deepmedic");
+    let files = fine.join("workspace/additional_files");
+    std::fs::create_dir_all(files.join("a/b")).unwrap();
+    symlink("../..", files.join("a/b/up")).unwrap();
+    symlink("a/b/up/a", files.join("x")).unwrap();
+    package(&fine, &[]).assert_code(0);
+    extract_with_python_data_filter(
+        &fine.join("deploy/additional_files.tar.gz"),
+        &temp.path().join("out"),
+    );
+}
+
+#[test]
+fn hardlinks_are_stored_once_as_hardlink_entries() {
+    let temp = tempfile::tempdir().unwrap();
+    let cube = edge_case_cube(temp.path());
+    let files = cube.join("workspace/additional_files");
+    std::fs::hard_link(
+        files.join("weights/model.bin"),
+        files.join("weights/same.bin"),
+    )
+    .unwrap();
+    package(&cube, &[]).assert_code(0);
+    let archive = cube.join("deploy/additional_files.tar.gz");
+    let listing = Command::new("tar")
+        .arg("-tvzf")
+        .arg(&archive)
+        .output()
+        .unwrap();
+    let listing = String::from_utf8_lossy(&listing.stdout);
+    assert!(
+        listing
+            .lines()
+            .any(|l| l.contains("weights/same.bin link to weights/model.bin")),
+        "{listing}"
+    );
+    // Stored once: the archive is smaller than the two copies of the incompressible file.
+    assert!(std::fs::metadata(&archive).unwrap().len() < 2 * 3 * 1024 * 1024);
+    for (name, extract) in [
+        ("by-tar", extract_with_gnu_tar as fn(&Path, &Path)),
+        ("by-python", extract_with_python_data_filter),
+    ] {
+        let out = temp.path().join(name);
+        extract(&archive, &out);
+        assert_trees_equal(&files, &out);
+    }
+}
+
+#[test]
+fn a_file_rewritten_at_the_same_size_and_mtime_while_packaging_is_refused() {
+    let (_t, cube) = example_cube("brats-model-deepmedic");
+    let files = cube.join("workspace/additional_files");
+    // Sorted first, and large: packaging it leaves time to rewrite the last file before it is read.
+    write_random_file(&files.join("aa-big.bin"), 128 << 20, 5);
+    let last = files.join("zz-last.txt");
+    std::fs::write(&last, "original content\n").unwrap();
+    let mtime = std::fs::metadata(&last).unwrap().modified().unwrap();
+
+    let child = cubeship()
+        .args(["package"])
+        .arg(&cube)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    // The staging folder appears once every entry was walked and checked.
+    let staging = cube.join(format!(".deploy.staging-{}", child.id()));
+    let started = std::time::Instant::now();
+    while !staging.exists() {
+        assert!(started.elapsed().as_secs() < 60, "packaging never started");
+        std::thread::sleep(std::time::Duration::from_millis(1));
+    }
+    std::fs::write(&last, "tampered content\n").unwrap();
+    std::fs::File::options()
+        .write(true)
+        .open(&last)
+        .unwrap()
+        .set_modified(mtime)
+        .unwrap();
+    let output = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains("zz-last.txt"), "{stderr}");
+    assert!(
+        stderr.contains("was modified while it was being packaged"),
+        "{stderr}"
+    );
+    assert!(
+        !cube.join("deploy").exists(),
+        "no deploy folder after a refusal"
+    );
+}
+
+#[test]
+fn archives_do_not_depend_on_the_number_of_cores() {
+    // The thread count follows the CPUs the process may use: one under `taskset -c 0`.
+    let temp = tempfile::tempdir().unwrap();
+    let cube = edge_case_cube(temp.path());
+    let text: String = (0..200_000)
+        .map(|i| format!("w{} ", i * 7 % 3001))
+        .collect();
+    std::fs::write(cube.join("workspace/additional_files/vocab.txt"), text).unwrap();
+    package(&cube, &[]).assert_code(0);
+    let all_cores = std::fs::read(cube.join("deploy/additional_files.tar.gz")).unwrap();
+    let one = temp.path().join("one-core");
+    let pinned = run(Command::new("taskset")
+        .args(["-c", "0", env!("CARGO_BIN_EXE_cubeship"), "package"])
+        .arg(&cube)
+        .arg("--deploy-dir")
+        .arg(&one));
+    pinned.assert_code(0);
+    assert!(all_cores == std::fs::read(one.join("additional_files.tar.gz")).unwrap());
+}
