@@ -593,7 +593,12 @@ impl S3Provider {
                             // retry gets NoSuchUpload or 412), or a 200 whose body the SDK
                             // cannot parse (moto 5). The object with our size and sha256 is
                             // the answer that counts, not the XML.
-                            Err(_) if self.holds(key, asset).await => Ok(()),
+                            // When it was a lost race rather than a lost reply, this run's
+                            // upload is still open: abort it (NoSuchUpload counts as gone).
+                            Err(_) if self.holds(key, asset).await => {
+                                self.abort(key, &upload_id).await;
+                                Ok(())
+                            }
                             Err(e) => {
                                 if create_only
                                     && let Some(error) =
