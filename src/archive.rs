@@ -312,9 +312,40 @@ pub fn write_tar_gz(
     out: &Path,
     options: ArchiveOptions,
 ) -> Result<Digests, InputError> {
+    write_tar_gz_reporting(entries, out, options, &cubeship_provider::NoProgress)
+}
+
+/// The size of the tar stream of `entries`, near enough for a progress bar: each entry's
+/// header and padded content, and the end blocks (GNU long-name blocks are not counted).
+pub fn tar_size(entries: &[Entry]) -> u64 {
+    let padded = |size: u64| size.div_ceil(512) * 512;
+    entries
+        .iter()
+        .map(|e| {
+            512 + match e.kind {
+                EntryKind::File { size, .. } => padded(size),
+                _ => 0,
+            }
+        })
+        .sum::<u64>()
+        + 1024
+}
+
+/// `write_tar_gz`, reporting the tar stream's bytes to `progress` as they are compressed
+/// (out of about `tar_size(entries)`).
+pub fn write_tar_gz_reporting(
+    entries: &[Entry],
+    out: &Path,
+    options: ArchiveOptions,
+    progress: &dyn cubeship_provider::Progress,
+) -> Result<Digests, InputError> {
     let file = File::create(out).map_err(|e| cannot_write(out, e))?;
     let mut gzip = ParallelGzip::new(BufWriter::with_capacity(1 << 20, file), options);
-    let written = append_entries(&mut tar::Builder::new(&mut gzip), entries);
+    let counted = Counted {
+        inner: &mut gzip,
+        progress,
+    };
+    let written = append_entries(&mut tar::Builder::new(counted), entries);
     let finished = gzip.finish();
     let problem = match (written, finished) {
         (Ok(()), Ok((buffered, digests))) => {
@@ -329,6 +360,24 @@ pub fn write_tar_gz(
     };
     let _ = std::fs::remove_file(out);
     Err(problem)
+}
+
+/// A writer that reports every byte passing through it.
+struct Counted<'a, W> {
+    inner: W,
+    progress: &'a dyn cubeship_provider::Progress,
+}
+
+impl<W: Write> Write for Counted<'_, W> {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        let n = self.inner.write(buf)?;
+        self.progress.advance(n as u64);
+        Ok(n)
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        self.inner.flush()
+    }
 }
 
 fn cannot_write(path: &Path, e: io::Error) -> InputError {

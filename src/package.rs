@@ -227,6 +227,16 @@ pub struct Packaged {
 /// Packages `cube` into its deploy folder. All checks run and all files are written into a
 /// staging folder next to the target first; the target is replaced only when everything worked.
 pub fn package(cube: &MlCube, options: &PackageOptions) -> Result<Packaged, InputError> {
+    package_reporting(cube, options, &crate::reporter::NoReporter)
+}
+
+/// `package`, with a byte bar per archive on `reporter` (the tar stream's bytes, as they are
+/// compressed).
+pub fn package_reporting(
+    cube: &MlCube,
+    options: &PackageOptions,
+    reporter: &dyn crate::reporter::Reporter,
+) -> Result<Packaged, InputError> {
     let deploy_dir = options
         .deploy_dir
         .clone()
@@ -283,10 +293,15 @@ pub fn package(cube: &MlCube, options: &PackageOptions) -> Result<Packaged, Inpu
         ));
     }
     if let Some(entries) = &additional {
-        let digests = archive::write_tar_gz(
+        let progress = reporter.transfer_started(
+            &format!("packaging {ADDITIONAL_FILES_ARCHIVE}"),
+            archive::tar_size(entries),
+        );
+        let digests = archive::write_tar_gz_reporting(
             entries,
             &staging.path.join(ADDITIONAL_FILES_ARCHIVE),
             archive_options,
+            progress.as_ref(),
         )?;
         components.push(Component::new(
             Role::AdditionalFiles,
@@ -295,8 +310,17 @@ pub fn package(cube: &MlCube, options: &PackageOptions) -> Result<Packaged, Inpu
         ));
     }
     if let Some(entries) = &image {
-        let digests =
-            archive::write_tar_gz(entries, &staging.path.join(IMAGE_ARCHIVE), archive_options)?;
+        let digests = archive::write_tar_gz_reporting(
+            entries,
+            &staging.path.join(IMAGE_ARCHIVE),
+            archive_options,
+            reporter
+                .transfer_started(
+                    &format!("packaging {IMAGE_ARCHIVE}"),
+                    archive::tar_size(entries),
+                )
+                .as_ref(),
+        )?;
         components.push(Component::new(Role::Image, IMAGE_ARCHIVE, digests));
     }
     if let Some(plan) = &container_plan
@@ -701,5 +725,83 @@ impl Drop for Staging {
         if !self.committed {
             let _ = std::fs::remove_dir_all(&self.path);
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    use std::sync::{Arc, Mutex};
+
+    use super::*;
+    use crate::reporter::Reporter;
+
+    /// Records every transfer the library reports: (label, total, bytes advanced).
+    #[derive(Default)]
+    struct Recording(Mutex<Vec<(String, u64, Arc<AtomicU64>)>>);
+
+    struct Counter(Arc<AtomicU64>);
+
+    impl cubeship_provider::Progress for Counter {
+        fn advance(&self, bytes: u64) {
+            self.0.fetch_add(bytes, Ordering::Relaxed);
+        }
+        fn restart(&self) {
+            self.0.store(0, Ordering::Relaxed);
+        }
+    }
+
+    impl Reporter for Recording {
+        fn step_started(&self, _message: &str) -> u64 {
+            0
+        }
+        fn step_done(&self, _id: u64) {}
+        fn transfer_started(
+            &self,
+            label: &str,
+            total: u64,
+        ) -> Arc<dyn cubeship_provider::Progress> {
+            let counter = Arc::new(AtomicU64::new(0));
+            self.0
+                .lock()
+                .unwrap()
+                .push((label.to_string(), total, counter.clone()));
+            Arc::new(Counter(counter))
+        }
+        fn warning(&self, _message: &str) {}
+    }
+
+    #[test]
+    fn packaging_reports_the_bytes_of_each_archive() {
+        let temp = tempfile::tempdir().unwrap();
+        let root = temp.path().join("cube");
+        let fixture = Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("tests/fixtures/medperf-examples/brats-model-deepmedic");
+        for entry in walkdir::WalkDir::new(&fixture) {
+            let entry = entry.unwrap();
+            let target = root.join(entry.path().strip_prefix(&fixture).unwrap());
+            if entry.file_type().is_dir() {
+                std::fs::create_dir_all(&target).unwrap();
+            } else {
+                std::fs::copy(entry.path(), &target).unwrap();
+            }
+        }
+        let weights = vec![7u8; 3 << 20];
+        std::fs::write(
+            root.join("workspace/additional_files/weights.bin"),
+            &weights,
+        )
+        .unwrap();
+        let cube = crate::mlcube::load(&root, None, None).unwrap();
+        let recording = Recording::default();
+        package_reporting(&cube, &PackageOptions::default(), &recording).unwrap();
+        let transfers = recording.0.lock().unwrap();
+        let (label, total, sent) = transfers
+            .iter()
+            .find(|(label, _, _)| label.contains(ADDITIONAL_FILES_ARCHIVE))
+            .expect("a bar for the weights archive");
+        let sent = sent.load(Ordering::Relaxed);
+        assert!(*total > weights.len() as u64, "{label}: total {total}");
+        assert_eq!(sent, *total, "{label}: the whole tar stream is reported");
     }
 }

@@ -585,7 +585,7 @@ fn package_showing_progress(
     bars: &Bars,
 ) -> Result<package::Packaged, InputError> {
     let _step = Step::start(bars, &format!("packaging {}", cube.name));
-    package::package(cube, options)
+    package::package_reporting(cube, options, bars)
 }
 
 fn package_options(args: &CubeArgs) -> PackageOptions {
