@@ -344,13 +344,9 @@ pub fn conformance(spec: &str, flags: &[(&str, &str)], env: &[(&str, &str)]) {
         values.push(value.to_string());
         given.set(name, values);
     }
-    let env: std::collections::BTreeMap<String, String> = env
-        .iter()
-        .map(|(k, v)| (k.to_string(), v.to_string()))
-        .collect();
     let open = OpenOptions {
         given,
-        env: std::sync::Arc::new(move |name| env.get(name).cloned()),
+        env: cubeship_provider::env_from(env),
         file: GivenOptions::default(),
         retry: cubeship_provider::RetryPolicy::default(),
     };

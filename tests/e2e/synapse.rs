@@ -6,7 +6,6 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::Command;
-use std::sync::Arc;
 
 use serde_json::{Value, json};
 
@@ -443,14 +442,8 @@ async fn conformance() {
     use cubeship_provider::{Destination, Settings};
     let synapse = FakeSynapse::start();
     let scratch = tempfile::tempdir().unwrap();
-    let env: BTreeMap<String, String> = [
-        ("SYNAPSE_AUTH_TOKEN", TOKEN.to_string()),
-        ("HOME", synapse.home.path().display().to_string()),
-    ]
-    .into_iter()
-    .map(|(k, v)| (k.to_string(), v))
-    .collect();
-    let env: cubeship_provider::EnvLookup = Arc::new(move |name| env.get(name).cloned());
+    let home = synapse.home.path().display().to_string();
+    let env = cubeship_provider::env_from(&[("SYNAPSE_AUTH_TOKEN", TOKEN), ("HOME", &home)]);
     let endpoint = synapse.base.clone();
     let given = move |name: &str| (name == "synapse-endpoint").then(|| vec![endpoint.clone()]);
     let factory = &cubeship_synapse::FACTORY;

@@ -25,7 +25,8 @@ pub use factory::{
     ProviderFactory, bucket_and_prefix,
 };
 pub use options::{
-    EnvLookup, OptionSpec, Origin, PUBLIC_URL_BASE, Scope, Settings, ValueKind, process_env,
+    EnvLookup, OptionSpec, Origin, PUBLIC_URL_BASE, Scope, Settings, ValueKind, env_from,
+    process_env,
 };
 pub use retry::RetryPolicy;
 pub use secret::Secret;

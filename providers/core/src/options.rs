@@ -215,6 +215,16 @@ pub fn process_env() -> EnvLookup {
     Arc::new(|name| std::env::var(name).ok())
 }
 
+/// A fixed environment of `pairs` and nothing else (tests, library callers that keep the
+/// process environment out).
+pub fn env_from(pairs: &[(&str, &str)]) -> EnvLookup {
+    let map: BTreeMap<String, String> = pairs
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
+    Arc::new(move |name| map.get(name).cloned())
+}
+
 /// The resolved options of one provider, with the environment (for `env:VAR` values) and the
 /// shared retry policy. `Debug` never shows secret values.
 #[derive(Clone)]
@@ -413,14 +423,7 @@ mod tests {
         OptionSpec::secret_env("token", &["GITHUB_TOKEN", "GH_TOKEN"], "token"),
     ];
 
-    fn env(pairs: &'static [(&'static str, &'static str)]) -> EnvLookup {
-        Arc::new(move |name| {
-            pairs
-                .iter()
-                .find(|(k, _)| *k == name)
-                .map(|(_, v)| v.to_string())
-        })
-    }
+    use super::env_from as env;
 
     #[test]
     fn flags_win_over_environment_which_wins_over_defaults() {

@@ -213,14 +213,7 @@ pub async fn next_within_idle<T>(
 mod tests {
     use super::*;
 
-    fn env(pairs: &'static [(&'static str, &'static str)]) -> EnvLookup {
-        Arc::new(move |name| {
-            pairs
-                .iter()
-                .find(|(k, _)| *k == name)
-                .map(|(_, v)| v.to_string())
-        })
-    }
+    use crate::env_from as env;
 
     #[test]
     fn variables_set_the_timeouts_and_bad_values_are_refused() {

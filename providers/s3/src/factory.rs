@@ -202,9 +202,8 @@ mod tests {
 
     #[test]
     fn the_environment_spelling_of_the_checksum_mode_is_accepted() {
-        let env: cubeship_provider::EnvLookup = Arc::new(|name| {
-            (name == "AWS_REQUEST_CHECKSUM_CALCULATION").then(|| "WHEN_REQUIRED".to_string())
-        });
+        let env =
+            cubeship_provider::env_from(&[("AWS_REQUEST_CHECKSUM_CALCULATION", "WHEN_REQUIRED")]);
         let settings = Settings::from_env(OPTIONS, env);
         let config = config("b".into(), "", &settings).unwrap();
         assert_eq!(config.checksum, Some(ChecksumMode::WhenRequired));

@@ -10,11 +10,7 @@ use cubeship_provider::{Destination, EnvLookup, Settings};
 use super::*;
 
 fn env(pairs: &[(&str, &str)]) -> EnvLookup {
-    let map: BTreeMap<String, String> = pairs
-        .iter()
-        .map(|(k, v)| (k.to_string(), v.to_string()))
-        .collect();
-    Arc::new(move |name| map.get(name).cloned())
+    cubeship_provider::env_from(pairs)
 }
 
 fn settings(given: &[(&str, &str)], env_pairs: &[(&str, &str)]) -> Settings {
