@@ -250,7 +250,8 @@ async fn fetch(url: &Url, env: &EnvLookup, reporter: &dyn Reporter) -> Result<Fe
     match url.scheme() {
         "http" | "https" => {
             let client = http::anonymous_client()?;
-            return RetryPolicy::default()
+            return RetryPolicy::from_env(env)
+                .unwrap_or_default()
                 .run(&format!("GET {}", display_url(url)), |_| {
                     fetch_http(&client, url, reporter)
                 })
@@ -282,8 +283,8 @@ async fn fetch(url: &Url, env: &EnvLookup, reporter: &dyn Reporter) -> Result<Fe
             format!("{url}: MedPerf cannot download this kind of URL"),
         ));
     };
-    let settings =
-        Settings::from_env(factory.options, env.clone()).with_retry(RetryPolicy::default());
+    let settings = Settings::from_env(factory.options, env.clone())
+        .with_retry(RetryPolicy::from_env(env).unwrap_or_default());
     let provider = factory
         .open(
             cubeship_provider::Destination::Spec(url.as_str()),

@@ -282,8 +282,10 @@ fn exit_code(error: &anyhow::Error) -> u8 {
 }
 
 async fn dispatch(matches: &clap::ArgMatches, global: GlobalArgs) -> anyhow::Result<u8> {
-    // A bad CUBESHIP_*_TIMEOUT is refused before anything runs (providers would fall back).
+    // A bad CUBESHIP_*_TIMEOUT or CUBESHIP_RETRY_* is refused before anything runs
+    // (providers would fall back to the defaults).
     cubeship_provider::Timeouts::from_env(&process_env())?;
+    RetryPolicy::from_env(&process_env())?;
     if let Some((name, provider_matches)) = matches.subcommand()
         && let Some(factory) = destinations::factory_named(name)
     {
@@ -434,7 +436,7 @@ async fn upload(
         ),
         env: process_env(),
         file: config::load()?.options,
-        retry: RetryPolicy::default(),
+        retry: RetryPolicy::from_process_env(),
     };
     let target = destinations::open_upload(factory, items.len(), &open).await?;
     let options = PublishOptions {
@@ -559,7 +561,7 @@ async fn open_destinations(
         given: providers::given_destination_options(matches),
         env: process_env(),
         file: file.options,
-        retry: RetryPolicy::default(),
+        retry: RetryPolicy::from_process_env(),
     };
     destinations::open_all(&to, &open).await
 }

@@ -53,6 +53,8 @@ pub fn cubeship() -> Command {
         "CUBESHIP_CONNECT_TIMEOUT",
         "CUBESHIP_IDLE_TIMEOUT",
         "CUBESHIP_RESPONSE_TIMEOUT",
+        "CUBESHIP_RETRY_MAX_ATTEMPTS",
+        "CUBESHIP_RETRY_BASE_DELAY",
     ];
     for var in declared.chain(undeclared) {
         command.env_remove(var);

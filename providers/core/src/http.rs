@@ -288,7 +288,7 @@ pub async fn download_anonymously(url: &url::Url) -> Result<Download> {
         });
     }
     let client = anonymous_client()?;
-    crate::RetryPolicy::default()
+    crate::RetryPolicy::from_process_env()
         .run(&format!("GET {}", display_url(url)), |_| {
             download_and_hash(&client, url)
         })

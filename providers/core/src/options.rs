@@ -308,10 +308,11 @@ impl Settings {
             }
         }
         let timeouts = crate::Timeouts::from_env(&env).unwrap_or_default();
+        let retry = RetryPolicy::from_env(&env).unwrap_or_default();
         Settings {
             values,
             env,
-            retry: RetryPolicy::default(),
+            retry,
             timeouts,
         }
     }

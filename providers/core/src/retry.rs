@@ -1,12 +1,18 @@
 //! The one retry policy: bounded attempts, exponential backoff with full jitter, only for
-//! retryable errors, honouring a server's `Retry-After`.
+//! retryable errors, honouring a server's `Retry-After`. `CUBESHIP_RETRY_MAX_ATTEMPTS` and
+//! `CUBESHIP_RETRY_BASE_DELAY` change its bounds (tests shorten the backoff with them).
 
 use std::future::Future;
 use std::time::Duration;
 
 use rand::Rng;
 
-use crate::Error;
+use crate::{EnvLookup, Error, InputError};
+
+/// Total attempts of one operation, the first included (a whole number, at least 1).
+pub const MAX_ATTEMPTS_ENV: &str = "CUBESHIP_RETRY_MAX_ATTEMPTS";
+/// Seconds: the first backoff's upper bound (fractions allowed; later ones double).
+pub const BASE_DELAY_ENV: &str = "CUBESHIP_RETRY_BASE_DELAY";
 
 /// Bounded attempts with exponential backoff and full jitter, for retryable errors only.
 #[derive(Clone, Copy, Debug)]
@@ -33,6 +39,47 @@ impl Default for RetryPolicy {
 }
 
 impl RetryPolicy {
+    /// The default policy with `CUBESHIP_RETRY_MAX_ATTEMPTS` and `CUBESHIP_RETRY_BASE_DELAY`
+    /// from `env` where set; a bad value is an input error naming the variable.
+    pub fn from_env(env: &EnvLookup) -> std::result::Result<Self, InputError> {
+        let mut policy = RetryPolicy::default();
+        let set = |var: &str| env(var).filter(|v| !v.trim().is_empty());
+        if let Some(raw) = set(MAX_ATTEMPTS_ENV) {
+            policy.max_attempts = match raw.trim().parse::<u32>() {
+                Ok(n) if (1..=100).contains(&n) => n,
+                _ => {
+                    return Err(InputError::new(format!(
+                        "{MAX_ATTEMPTS_ENV}={raw}: expected a whole number of attempts from 1 to 100"
+                    ))
+                    .hint(format!(
+                        "set {MAX_ATTEMPTS_ENV} to e.g. 5, or unset it for the default"
+                    )));
+                }
+            };
+        }
+        if let Some(raw) = set(BASE_DELAY_ENV) {
+            policy.base_delay = match raw.trim().parse::<f64>() {
+                Ok(seconds) if (0.0..=600.0).contains(&seconds) => Duration::from_secs_f64(seconds),
+                _ => {
+                    return Err(InputError::new(format!(
+                        "{BASE_DELAY_ENV}={raw}: expected a number of seconds from 0 to 600"
+                    ))
+                    .hint(format!(
+                        "set {BASE_DELAY_ENV} to e.g. 0.25, or unset it for the default"
+                    )));
+                }
+            };
+            policy.max_delay = policy.max_delay.max(policy.base_delay);
+        }
+        Ok(policy)
+    }
+
+    /// The process environment's policy, or the default where a value is bad (the CLI checks
+    /// the variables with `from_env` before anything runs).
+    pub fn from_process_env() -> Self {
+        Self::from_env(&crate::process_env()).unwrap_or_default()
+    }
+
     /// No retries: for tests and for callers that retry at a higher level.
     pub fn none() -> Self {
         RetryPolicy {
@@ -169,6 +216,27 @@ mod tests {
             .await
             .unwrap();
         assert_eq!(value, 2);
+    }
+
+    #[test]
+    fn variables_set_the_bounds_and_bad_values_are_refused() {
+        let policy = RetryPolicy::from_env(&crate::env_from(&[
+            (MAX_ATTEMPTS_ENV, "3"),
+            (BASE_DELAY_ENV, "0.01"),
+        ]))
+        .unwrap();
+        assert_eq!(policy.max_attempts, 3);
+        assert_eq!(policy.base_delay, Duration::from_millis(10));
+        for (var, bad) in [
+            (MAX_ATTEMPTS_ENV, "0"),
+            (MAX_ATTEMPTS_ENV, "many"),
+            (BASE_DELAY_ENV, "-1"),
+            (BASE_DELAY_ENV, "soon"),
+        ] {
+            let pairs: &'static [(&'static str, &'static str)] = Box::leak(Box::new([(var, bad)]));
+            let err = RetryPolicy::from_env(&crate::env_from(pairs)).unwrap_err();
+            assert!(err.to_string().contains(var), "{err}");
+        }
     }
 
     #[test]
