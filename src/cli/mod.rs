@@ -535,6 +535,11 @@ fn finish(
     } else {
         render::print_publish(report, deploy_dir);
     }
+    // The human table names each failure on stdout; with --json or -q stdout is for
+    // programs, so each failed component is also named on stderr with its cause.
+    if (output.json || output.quiet) && !options.dry_run {
+        render::print_failures(report);
+    }
     Ok(if options.dry_run || report.all_published() {
         exit::OK
     } else {

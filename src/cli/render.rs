@@ -176,6 +176,19 @@ pub fn print_publish(report: &PublishReport, deploy_dir: &Path) {
     }
 }
 
+/// One `error:` line on stderr per upload that is not published (failed, or not verified),
+/// naming the component, the destination and the cause.
+pub fn print_failures(report: &PublishReport) {
+    for component in &report.components {
+        for upload in &component.uploads {
+            if !upload.is_published(report.verification) {
+                let why = upload.error.as_deref().unwrap_or("not verified");
+                eprintln!("error: {} on {}: {why}", component.file, upload.destination);
+            }
+        }
+    }
+}
+
 /// What `-q` prints of a publish report: the URL of every upload that is published, one per
 /// line (errors went to stderr), so that scripts can read them.
 pub fn print_urls(report: &PublishReport) {

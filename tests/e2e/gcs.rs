@@ -15,11 +15,11 @@ use std::time::Duration;
 
 use crate::support::*;
 
-const BUCKET: &str = "cubeship-e2e";
+pub(crate) const BUCKET: &str = "cubeship-e2e";
 
 /// A loopback address whose port 80 is free now. Each test picks its own, spread by process
 /// id and a counter so parallel tests and parallel runs rarely try the same one first.
-fn free_loopback_port_80() -> String {
+pub(crate) fn free_loopback_port_80() -> String {
     static NEXT: AtomicUsize = AtomicUsize::new(0);
     let start = (std::process::id() as usize * 7) % 150;
     for _ in 0..200 {
@@ -33,8 +33,8 @@ fn free_loopback_port_80() -> String {
 }
 
 /// A running emulator: its base URL (`http://127.0.0.N`) and the process guard.
-struct Emulator {
-    base: String,
+pub(crate) struct Emulator {
+    pub(crate) base: String,
     _server: Server,
 }
 
@@ -57,7 +57,7 @@ fn fake_gcs_binary() -> PathBuf {
 }
 
 /// fake-gcs-server on 127.0.0.N:80 with `BUCKET` created.
-fn start_fake_gcs() -> Emulator {
+pub(crate) fn start_fake_gcs() -> Emulator {
     let ip = free_loopback_port_80();
     let server = Server::start(
         "fake-gcs-server",
@@ -97,7 +97,7 @@ fn start_fake_gcs() -> Emulator {
 }
 
 /// gcp-storage-emulator on 127.0.0.N:80 with `BUCKET` created.
-fn start_gcp_storage_emulator() -> Emulator {
+pub(crate) fn start_gcp_storage_emulator() -> Emulator {
     let ip = free_loopback_port_80();
     let server = Server::start(
         "gcp-storage-emulator",
@@ -355,7 +355,7 @@ fn gcs_fake_server_without_acl_uploads_private_objects() {
 }
 
 /// A cube whose additional files hold `size` incompressible bytes.
-fn cube_with_large_weights(size: usize) -> (tempfile::TempDir, PathBuf) {
+pub(crate) fn cube_with_large_weights(size: usize) -> (tempfile::TempDir, PathBuf) {
     let (temp, cube) = example_cube("brats-model-deepmedic");
     let weights = cube.join("workspace/additional_files");
     std::fs::create_dir_all(&weights).unwrap();

@@ -142,7 +142,7 @@ http {{
         format!("http://127.0.0.1:{}/{path}", self.port)
     }
 
-    fn data(&self) -> PathBuf {
+    pub(crate) fn data(&self) -> PathBuf {
         self.dir.path().join("data")
     }
 
@@ -155,7 +155,7 @@ http {{
             .collect()
     }
 
-    fn puts(&self) -> Vec<String> {
+    pub(crate) fn puts(&self) -> Vec<String> {
         self.requests()
             .into_iter()
             .filter(|l| l.starts_with("PUT "))

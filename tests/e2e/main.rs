@@ -2,12 +2,14 @@
 //! Servers are started by the tests on 127.0.0.1; a missing server fails the test, it never
 //! skips: `scripts/test.sh` installs them all.
 
+mod fault_proxy;
 mod proxy;
 mod support;
 
 mod batch;
 mod config;
 mod container;
+mod faults;
 mod gcs;
 mod github;
 mod github_contract;

@@ -287,10 +287,31 @@ pub async fn download_anonymously(url: &url::Url) -> Result<Download> {
             Err(_) => Download::Status(404),
         });
     }
-    let client = anonymous_client()?;
-    crate::RetryPolicy::from_process_env()
-        .run(&format!("GET {}", display_url(url)), |_| {
-            download_and_hash(&client, url)
-        })
+    let client = &anonymous_client()?;
+    let what = &format!("GET {}", display_url(url));
+    // A 429 or a 5xx (but 501) is a server or CDN in trouble, not an answer about the
+    // object: tried again like a dropped connection, and reported as the status it kept
+    // giving when the attempts are spent (found by faults::http_a_503_on_the_verification_download_is_retried).
+    let attempt = move |_| async move {
+        match download_and_hash(client, url).await? {
+            Download::Status(status) if is_transient_status(status) => {
+                Err(Error::from_status(status, format!("{what}: HTTP {status}")).retryable(true))
+            }
+            answer => Ok(answer),
+        }
+    };
+    match crate::RetryPolicy::from_process_env()
+        .run(what, attempt)
         .await
+    {
+        Err(error) if error.status.is_some_and(is_transient_status) => {
+            Ok(Download::Status(error.status.unwrap_or_default()))
+        }
+        other => other,
+    }
+}
+
+/// Statuses that say "try again later" rather than anything about the resource.
+fn is_transient_status(status: u16) -> bool {
+    status == 429 || ((500..=599).contains(&status) && status != 501)
 }

@@ -844,6 +844,14 @@ where
         )),
     };
     mapped.status = status;
+    // S3-compatible stores (and proxies in front of S3) answer 429/503 with `Retry-After`;
+    // the shared policy waits that long instead of its own backoff (found by
+    // faults::s3s_fs_a_429_with_retry_after_is_waited_for).
+    mapped.retry_after = error
+        .raw_response()
+        .and_then(|r| r.headers().get("retry-after"))
+        .and_then(|v| v.trim().parse::<u64>().ok())
+        .map(std::time::Duration::from_secs);
     mapped
 }
 
