@@ -8,6 +8,7 @@ mod support;
 mod batch;
 mod config;
 mod container;
+mod errors;
 mod gcs;
 mod github;
 mod github_contract;
