@@ -30,7 +30,7 @@ struct Case {
     setup: fn(&mut Scene),
     /// The command line; `{cube}`, `{dest}` and `{temp}` are replaced.
     args: &'static [&'static str],
-    /// Extra environment.
+    /// Extra environment; `{temp}` is replaced in values.
     env: &'static [(&'static str, &'static str)],
     /// Run as `nobody` (root reads everything, so permission checks need another user).
     as_nobody: bool,
@@ -478,6 +478,58 @@ fn cases() -> Vec<Case> {
             needles: &["--to synapse:folder", "synapse:syn"],
         },
         Case {
+            name: "http_destination_without_host",
+            fixture: "brats-metrics",
+            setup: nothing,
+            args: &["package-and-publish", "{cube}", "--to", "https://"],
+            env: &[],
+            as_nobody: false,
+            code: 2,
+            needles: &[
+                "--to: not a valid URL (empty host)",
+                "https://files.example.org/",
+            ],
+        },
+        Case {
+            name: "http_destination_unencrypted",
+            fixture: "brats-metrics",
+            setup: nothing,
+            args: &["package-and-publish", "{cube}", "--to", "http://host/up/"],
+            env: &[],
+            as_nobody: false,
+            code: 2,
+            needles: &["--to http://host/up/", "unencrypted", "--allow-http"],
+        },
+        Case {
+            name: "http_destination_presigned",
+            fixture: "brats-metrics",
+            setup: nothing,
+            args: &[
+                "package-and-publish",
+                "{cube}",
+                "--to",
+                "https://host/up/?sig=abc123",
+            ],
+            env: &[],
+            as_nobody: false,
+            code: 2,
+            needles: &["--to https://host/up/?…", "presigned", "env:"],
+        },
+        Case {
+            name: "gcs_bucket_name_invalid",
+            fixture: "brats-metrics",
+            setup: nothing,
+            args: &["package-and-publish", "{cube}", "--to", "gs://UPPER"],
+            env: &[],
+            as_nobody: false,
+            code: 2,
+            needles: &[
+                "--to gs://UPPER",
+                "not a Cloud Storage bucket name",
+                "lower-case",
+            ],
+        },
+        Case {
             name: "dir_destination_empty",
             fixture: "brats-metrics",
             setup: nothing,
@@ -646,6 +698,21 @@ fn cases() -> Vec<Case> {
             as_nobody: false,
             code: 2,
             needles: &["GITHUB_TOKEN", "GH_TOKEN"],
+        },
+        Case {
+            name: "synapse_token_missing",
+            fixture: "brats-metrics",
+            setup: nothing,
+            args: &["package-and-publish", "{cube}", "--to", "synapse:syn123"],
+            // A home without ~/.synapseConfig.
+            env: &[("HOME", "{temp}")],
+            as_nobody: false,
+            code: 2,
+            needles: &[
+                "SYNAPSE_AUTH_TOKEN is not set",
+                "~/.synapseConfig",
+                "export it",
+            ],
         },
         Case {
             name: "upload_file_missing",
@@ -909,7 +976,7 @@ fn check(case: &Case) -> Vec<String> {
     };
     command.current_dir(temp.path()).args(&args);
     for (key, value) in case.env {
-        command.env(key, value);
+        command.env(key, value.replace("{temp}", temp.path().to_str().unwrap()));
     }
     let run = run(&mut command);
 
