@@ -94,3 +94,16 @@ pub fn packaging_io(error: &std::io::Error, message: String, input_hint: &str) -
         PackageError::Input(InputError::new(message).hint(input_hint))
     }
 }
+
+/// The `io::Error` somewhere in `error`'s source chain (a library error wrapping a failed read
+/// or write), so that it can be sorted by `outside_the_input` too.
+pub fn io_in_chain<'a>(error: &'a (dyn std::error::Error + 'static)) -> Option<&'a std::io::Error> {
+    let mut current = Some(error);
+    while let Some(error) = current {
+        if let Some(io) = error.downcast_ref::<std::io::Error>() {
+            return Some(io);
+        }
+        current = error.source();
+    }
+    None
+}
