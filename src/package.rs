@@ -550,11 +550,7 @@ fn check_deploy_dir(cube: &MlCube, deploy_dir: &Path) -> Result<(), InputError> 
         ))
         .hint("drop --deploy-dir (the default is <MLCUBE>/deploy) or choose a folder outside the cube"));
     }
-    let archived = [
-        &cube.additional_files_dir,
-        &cube.image_dir,
-        &cube.parameters_path,
-    ];
+    let archived = [&cube.additional_files_dir, &cube.image_dir];
     for source in archived.into_iter().flatten() {
         if deploy.starts_with(resolved(source)) {
             return Err(InputError::new(format!(
