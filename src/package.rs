@@ -244,6 +244,25 @@ pub fn package_reporting(
         .deploy_dir
         .clone()
         .unwrap_or_else(|| cube.root.join("deploy"));
+    // The failing path is often inside the hidden staging folder: name the deploy folder too.
+    package_into(cube, options, reporter, deploy_dir.clone()).map_err(|error| match error {
+        PackageError::Io(crate::error::Failure(message)) => {
+            PackageError::Io(crate::error::Failure(format!(
+                "packaging {} into {}: {message}",
+                cube.root.display(),
+                deploy_dir.display()
+            )))
+        }
+        input => input,
+    })
+}
+
+fn package_into(
+    cube: &MlCube,
+    options: &PackageOptions,
+    reporter: &dyn crate::reporter::Reporter,
+    deploy_dir: PathBuf,
+) -> Result<Packaged, PackageError> {
     let archive_options = options.archive.unwrap_or_default();
 
     // Walk and check both archive sources before writing a byte.
@@ -352,7 +371,15 @@ pub fn package_reporting(
     if let Some(output) = &options.output {
         let entries = archive::collect_entries(&staging.path)?;
         let partial = partial_name(output);
-        archive::write_tar_gz(&entries, &partial, archive_options)?;
+        archive::write_tar_gz(&entries, &partial, archive_options).map_err(|error| {
+            match error {
+                // The partial file's name means nothing to the user; the option does.
+                PackageError::Io(crate::error::Failure(message)) => PackageError::Io(
+                    crate::error::Failure(format!("--output {}: {message}", output.display())),
+                ),
+                input => input,
+            }
+        })?;
         std::fs::rename(&partial, output).map_err(|e| {
             let _ = std::fs::remove_file(&partial);
             packaging_io(
