@@ -20,7 +20,7 @@ use std::time::SystemTime;
 
 use zlib_rs::{Deflate, DeflateConfig, DeflateFlush, Strategy};
 
-use crate::error::InputError;
+use crate::error::{InputError, PackageError, packaging_io};
 use cubeship_provider::digest::{Digests, ParallelDigests};
 
 /// Every entry's mtime: 2000-01-01T00:00:00Z. A fixed value makes archives reproducible; a
@@ -112,8 +112,12 @@ pub fn collect_entries(root: &Path) -> Result<Vec<Entry>, InputError> {
                 .path()
                 .map(|p| p.display().to_string())
                 .unwrap_or_else(|| root.display().to_string());
-            InputError::new(format!("cannot read {path}: {e}"))
-                .hint("make the folder readable by the user running cubeship")
+            // walkdir's own message repeats the path: show the OS error alone.
+            let cause = e
+                .io_error()
+                .map_or_else(|| e.to_string(), |io| io.to_string());
+            InputError::new(format!("cannot read {path}: {cause}"))
+                .hint("make the folder readable by the user running cubeship (chmod a+rx), then package again")
         })?;
         let absolute = item.path().to_path_buf();
         let relative = absolute
@@ -311,7 +315,7 @@ pub fn write_tar_gz(
     entries: &[Entry],
     out: &Path,
     options: ArchiveOptions,
-) -> Result<Digests, InputError> {
+) -> Result<Digests, PackageError> {
     write_tar_gz_reporting(entries, out, options, &cubeship_provider::NoProgress)
 }
 
@@ -338,14 +342,14 @@ pub fn write_tar_gz_reporting(
     out: &Path,
     options: ArchiveOptions,
     progress: &dyn cubeship_provider::Progress,
-) -> Result<Digests, InputError> {
+) -> Result<Digests, PackageError> {
     let file = File::create(out).map_err(|e| cannot_write(out, e))?;
     let mut gzip = ParallelGzip::new(BufWriter::with_capacity(1 << 20, file), options);
     let counted = Counted {
         inner: &mut gzip,
         progress,
     };
-    let written = append_entries(&mut tar::Builder::new(counted), entries);
+    let written = append_entries(&mut tar::Builder::new(counted), entries, out);
     let finished = gzip.finish();
     let problem = match (written, finished) {
         (Ok(()), Ok((buffered, digests))) => {
@@ -380,22 +384,27 @@ impl<W: Write> Write for Counted<'_, W> {
     }
 }
 
-fn cannot_write(path: &Path, e: io::Error) -> InputError {
-    InputError::new(format!("cannot write {}: {e}", path.display()))
-        .hint("check that the folder exists, is writable and has free space")
+fn cannot_write(path: &Path, e: io::Error) -> PackageError {
+    packaging_io(
+        &e,
+        format!("cannot write {}: {e}", path.display()),
+        "choose a folder you may write with --deploy-dir (or --output)",
+    )
 }
 
 fn append_entries<W: Write>(
     builder: &mut tar::Builder<W>,
     entries: &[Entry],
-) -> Result<(), InputError> {
+    out: &Path,
+) -> Result<(), PackageError> {
+    // A source file's problem travels inside the tar writer's io::Error; any other error
+    // there is the archive's own write failing.
     let tar_error = |e: io::Error| match e
         .get_ref()
         .and_then(|inner| inner.downcast_ref::<SourceProblem>())
     {
-        Some(problem) => problem.0.clone_error(),
-        None => InputError::new(format!("cannot write the archive: {e}"))
-            .hint("check that the output folder is writable and has free space"),
+        Some(problem) => problem.0.to_error(),
+        None => cannot_write(out, e),
     };
     let mut ahead = ReadAhead::new(entries);
     for (index, entry) in entries.iter().enumerate() {
@@ -438,17 +447,15 @@ fn append_entries<W: Write>(
                 header.set_mode(if *executable { 0o755 } else { 0o644 });
                 header.set_size(*size);
                 if let Some(read) = ahead.take(index) {
-                    let bytes = read.map_err(|problem| problem.clone_error())?;
+                    let bytes = read.map_err(|problem| problem.to_error())?;
                     check_read_ahead(&entry.absolute, *size, seen, &bytes)?;
                     builder
                         .append_data(&mut header, &entry.relative, &bytes[..])
                         .map_err(tar_error)?;
                     continue;
                 }
-                let file = File::open(&entry.absolute).map_err(|e| {
-                    InputError::new(format!("cannot read {}: {e}", entry.absolute.display()))
-                        .hint("make the file readable by the user running cubeship")
-                })?;
+                let file = File::open(&entry.absolute)
+                    .map_err(|e| cannot_read(&entry.absolute, &e).to_error())?;
                 let mut reader = ExactSizeReader {
                     file,
                     remaining: *size,
@@ -549,6 +556,7 @@ impl<'a> ReadAhead<'a> {
             Err(InputErrorParts {
                 message: "a read-ahead thread stopped".into(),
                 hint: "package again".into(),
+                outside_the_input: true,
             })
         }))
     }
@@ -569,10 +577,7 @@ fn read_whole(path: &Path, size: u64) -> ReadResult {
     let mut bytes = Vec::with_capacity(size as usize + 1);
     File::open(path)
         .and_then(|file| file.take(size + 1).read_to_end(&mut bytes))
-        .map_err(|e| InputErrorParts {
-            message: format!("cannot read {}: {e}", path.display()),
-            hint: "make the file readable by the user running cubeship".into(),
-        })?;
+        .map_err(|e| cannot_read(path, &e))?;
     Ok(bytes)
 }
 
@@ -605,11 +610,42 @@ struct SourceProblem(InputErrorParts);
 struct InputErrorParts {
     message: String,
     hint: String,
+    /// The disk failed, not the input (see `crate::error::outside_the_input`): exit 1.
+    outside_the_input: bool,
 }
 
 impl InputErrorParts {
     fn clone_error(&self) -> InputError {
         InputError::new(self.message.clone()).hint(self.hint.clone())
+    }
+
+    fn to_error(&self) -> PackageError {
+        if self.outside_the_input {
+            PackageError::Io(crate::error::Failure(format!(
+                "{}\n  hint: {}",
+                self.message, self.hint
+            )))
+        } else {
+            PackageError::Input(self.clone_error())
+        }
+    }
+}
+
+/// A source file that cannot be read: the user's to fix (permissions, a file that vanished)
+/// unless the disk itself failed.
+fn cannot_read(path: &Path, e: &io::Error) -> InputErrorParts {
+    let outside_the_input = crate::error::outside_the_input(e);
+    InputErrorParts {
+        message: format!("cannot read {}: {e}", path.display()),
+        hint: if outside_the_input {
+            "the disk reported an I/O error: check the device, then package again".into()
+        } else if e.kind() == io::ErrorKind::NotFound {
+            "it vanished while being packaged: stop whatever changes the MLCube folder, then package again".into()
+        } else {
+            "make the file readable by the user running cubeship (chmod a+r), then package again"
+                .into()
+        },
+        outside_the_input,
     }
 }
 
@@ -625,6 +661,7 @@ fn changed_while_packaging(path: &Path, what: &str) -> InputErrorParts {
     InputErrorParts {
         message: format!("{} {what} while it was being packaged", path.display()),
         hint: "stop whatever writes to the MLCube folder, then package again".into(),
+        outside_the_input: false,
     }
 }
 
@@ -642,12 +679,10 @@ impl Read for ExactSizeReader<'_> {
             return Ok(0);
         }
         let want = buf.len().min(self.remaining as usize);
-        let n = self.file.read(&mut buf[..want]).map_err(|e| {
-            io::Error::other(SourceProblem(InputErrorParts {
-                message: format!("cannot read {}: {e}", self.path.display()),
-                hint: "make the file readable by the user running cubeship".into(),
-            }))
-        })?;
+        let n = self
+            .file
+            .read(&mut buf[..want])
+            .map_err(|e| io::Error::other(SourceProblem(cannot_read(self.path, &e))))?;
         if n == 0 {
             return Err(io::Error::other(SourceProblem(changed_while_packaging(
                 self.path, "shrank",
@@ -704,6 +739,10 @@ pub struct ParallelGzip<W: Write + Send + 'static> {
     order: Option<SyncSender<Receiver<CompressedBlock>>>,
     workers: Vec<JoinHandle<()>>,
     writer: Option<JoinHandle<io::Result<(W, Digests)>>>,
+    /// The writer's error once it stopped early, given again to every later call: the tar
+    /// writer keeps writing after a failed write (its end blocks), and the first cause (a
+    /// full disk) is the one to report.
+    failed: Option<(io::ErrorKind, Option<i32>, String)>,
 }
 
 impl<W: Write + Send + 'static> ParallelGzip<W> {
@@ -744,10 +783,22 @@ impl<W: Write + Send + 'static> ParallelGzip<W> {
             order: Some(order_tx),
             workers,
             writer: Some(writer),
+            failed: None,
         }
     }
 
+    /// The error the writer stopped with, again.
+    fn stopped_error(&self) -> Option<io::Error> {
+        self.failed.as_ref().map(|(kind, os, message)| match os {
+            Some(code) => io::Error::from_raw_os_error(*code),
+            None => io::Error::new(*kind, message.clone()),
+        })
+    }
+
     fn dispatch(&mut self) -> io::Result<()> {
+        if let Some(error) = self.stopped_error() {
+            return Err(error);
+        }
         let data = std::mem::replace(&mut self.block, Vec::with_capacity(BLOCK_SIZE));
         let tail = &data[data.len().saturating_sub(DICTIONARY_SIZE)..];
         let dictionary = std::mem::replace(&mut self.dictionary, tail.to_vec());
@@ -772,10 +823,12 @@ impl<W: Write + Send + 'static> ParallelGzip<W> {
             Ok(())
         } else {
             // The writer stopped early: its error is the one worth reporting.
-            Err(self
+            let error = self
                 .stop()
                 .err()
-                .unwrap_or_else(|| io::Error::other("gzip writer stopped")))
+                .unwrap_or_else(|| io::Error::other("gzip writer stopped"));
+            self.failed = Some((error.kind(), error.raw_os_error(), error.to_string()));
+            Err(error)
         }
     }
 
@@ -796,6 +849,9 @@ impl<W: Write + Send + 'static> ParallelGzip<W> {
     /// Compresses what is left, writes the gzip trailer and returns the inner writer with the
     /// digests of the gzip stream written to it.
     pub fn finish(mut self) -> io::Result<(W, Digests)> {
+        if let Some(error) = self.stopped_error() {
+            return Err(error);
+        }
         if !self.block.is_empty() {
             self.dispatch()?;
         }
@@ -1115,7 +1171,7 @@ mod tests {
         assert!(gunzip(&gz).is_empty());
     }
 
-    fn archive_after(change: impl FnOnce(&Path)) -> Result<Digests, InputError> {
+    fn archive_after(change: impl FnOnce(&Path)) -> Result<Digests, String> {
         let dir = tempfile::tempdir().unwrap();
         let source = dir.path().join("src");
         std::fs::create_dir(&source).unwrap();
@@ -1127,6 +1183,10 @@ mod tests {
             &dir.path().join("out.tar.gz"),
             ArchiveOptions::default(),
         )
+        .map_err(|e| match e {
+            PackageError::Input(input) => input.to_string(),
+            PackageError::Io(failure) => panic!("a changed file is the input's fault: {failure}"),
+        })
     }
 
     #[test]
@@ -1176,15 +1236,66 @@ mod tests {
     }
 
     #[test]
-    fn a_file_that_changes_size_while_packaging_is_refused() {
+    fn a_file_that_changes_size_or_vanishes_while_packaging_is_refused() {
         let grew = archive_after(|file| {
             let mut f = std::fs::OpenOptions::new().append(true).open(file).unwrap();
             f.write_all(b"more").unwrap();
         });
-        assert!(grew.unwrap_err().message.contains("changed size"));
+        assert!(grew.unwrap_err().contains("changed size"));
         let shrank = archive_after(|file| std::fs::write(file, b"short").unwrap());
-        assert!(shrank.unwrap_err().message.contains("shrank"));
+        assert!(shrank.unwrap_err().contains("shrank"));
+        let vanished = archive_after(|file| std::fs::remove_file(file).unwrap());
+        let vanished = vanished.unwrap_err();
+        assert!(
+            vanished.contains("weights.bin") && vanished.contains("vanished while being packaged"),
+            "{vanished}"
+        );
         assert!(archive_after(|_| {}).is_ok());
+    }
+
+    /// A disk that fills up after `room` bytes.
+    struct FullDisk {
+        room: usize,
+    }
+
+    impl Write for FullDisk {
+        fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+            if self.room == 0 {
+                return Err(io::Error::from_raw_os_error(28));
+            }
+            let n = buf.len().min(self.room);
+            self.room -= n;
+            Ok(n)
+        }
+
+        fn flush(&mut self) -> io::Result<()> {
+            Ok(())
+        }
+    }
+
+    #[test]
+    fn a_full_disk_is_reported_by_every_later_write_and_by_finish() {
+        // One thread and stored blocks: the queues (a few blocks deep) fill up quickly, so
+        // writes see the writer's failure, and the writes after it (as the tar writer makes
+        // for its end blocks) and `finish` used to panic on the stopped queues.
+        let options = ArchiveOptions {
+            level: 0,
+            threads: 1,
+        };
+        let mut gzip = ParallelGzip::new(FullDisk { room: 1000 }, options);
+        let block = vec![0u8; BLOCK_SIZE];
+        let mut errors = Vec::new();
+        for _ in 0..32 {
+            if let Err(e) = gzip.write_all(&block) {
+                errors.push(e);
+            }
+        }
+        let finished = gzip.finish().map(|_| ()).unwrap_err();
+        errors.push(finished);
+        assert!(errors.len() >= 2, "{errors:?}");
+        for error in errors {
+            assert_eq!(error.kind(), io::ErrorKind::StorageFull, "{error}");
+        }
     }
 
     #[test]

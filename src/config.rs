@@ -113,12 +113,14 @@ fn strings(value: &toml::Value, what: &str) -> Result<Vec<String>, InputError> {
             .iter()
             .map(|item| match item {
                 toml::Value::String(s) => Ok(s.clone()),
-                _ => Err(InputError::new(format!("{what}: expected strings"))),
+                _ => Err(InputError::new(format!("{what}: expected strings"))
+                    .hint("quote each entry, as in to = [\"dir:./published\", \"s3://bucket/models\"]")),
             })
             .collect(),
         _ => Err(InputError::new(format!(
             "{what}: expected a string or a list of strings"
-        ))),
+        ))
+        .hint("write it as to = \"dir:./published\" or to = [\"dir:./published\", \"s3://bucket/models\"]")),
     }
 }
 

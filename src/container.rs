@@ -311,7 +311,7 @@ pub fn encrypt(
     plain: &Path,
     encrypted: &Path,
     key: &cubeship_provider::Secret,
-) -> Result<Digests, InputError> {
+) -> Result<Digests, crate::error::PackageError> {
     use pgp::composed::MessageBuilder;
     use pgp::crypto::sym::SymmetricKeyAlgorithm;
     use pgp::types::{Password, StringToKey};
@@ -328,12 +328,22 @@ pub fn encrypt(
         .finalize()
         .into();
     let mut rng = rand_chacha::ChaCha20Rng::from_seed(seed);
-    let failed = |e: &dyn std::fmt::Display| {
-        InputError::new(format!(
+    // A full disk under the encrypted file is the machine's fault (exit 1), as everywhere
+    // in packaging; anything else about encrypting is reported against the input.
+    let failed = |e: &(dyn std::error::Error + 'static)| {
+        let message = format!(
             "cannot encrypt {} into {}: {e}",
             plain.display(),
             encrypted.display()
-        ))
+        );
+        match crate::error::io_in_chain(e) {
+            Some(io) => crate::error::packaging_io(
+                io,
+                message,
+                "check that the image is readable and the deploy folder writable",
+            ),
+            None => InputError::new(message).into(),
+        }
     };
     let mut builder =
         MessageBuilder::from_file(plain).seipd_v1(&mut rng, SymmetricKeyAlgorithm::AES256);

@@ -291,7 +291,34 @@ fn path_map(value: Option<&Value>) -> BTreeMap<String, String> {
     out
 }
 
+/// `tasks:` present but not a mapping is a wrong type, not a missing section: say so.
+fn check_tasks_type(document: &Value, manifest: &Path) -> Result<(), InputError> {
+    match document.get("tasks") {
+        Some(tasks) if !tasks.is_mapping() => Err(InputError::new(format!(
+            "{}: `tasks:` is {}, but must be a mapping of task names",
+            manifest.display(),
+            yaml_kind(tasks)
+        ))
+        .hint("write each task as a key under tasks:, e.g. `tasks:\n  infer:\n    parameters: …`")),
+        _ => Ok(()),
+    }
+}
+
+/// What a YAML value is, for messages.
+fn yaml_kind(value: &Value) -> &'static str {
+    match value {
+        Value::Null => "empty",
+        Value::Bool(_) => "a boolean",
+        Value::Number(_) => "a number",
+        Value::String(_) => "a string",
+        Value::Sequence(_) => "a list",
+        Value::Mapping(_) => "a mapping",
+        Value::Tagged(_) => "a tagged value",
+    }
+}
+
 fn legacy_tasks(document: &Value, manifest: &Path) -> Result<BTreeMap<String, Task>, InputError> {
+    check_tasks_type(document, manifest)?;
     let Some(tasks) = document.get("tasks").and_then(Value::as_mapping) else {
         return Err(InputError::new(format!("{} has no `tasks:` section", manifest.display()))
             .hint("MedPerf runs the cube's tasks (infer, evaluate, prepare…): declare them under tasks:"));
@@ -315,6 +342,7 @@ fn container_tasks(
     document: &Value,
     manifest: &Path,
 ) -> Result<BTreeMap<String, Task>, InputError> {
+    check_tasks_type(document, manifest)?;
     let Some(tasks) = document.get("tasks").and_then(Value::as_mapping) else {
         return Err(
             InputError::new(format!("{} has no `tasks:` section", manifest.display()))

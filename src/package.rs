@@ -3,13 +3,13 @@
 //! atomically: a failed run leaves no partial deploy folder behind.
 
 use std::fs::File;
-use std::io::BufWriter;
+use std::io::{BufWriter, Read, Write};
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
 use crate::archive::{self, ArchiveOptions};
-use crate::error::InputError;
+use crate::error::{InputError, PackageError, packaging_io};
 use crate::mlcube::{Layout, MlCube, PARAMETERS_FILE};
 use cubeship_provider::digest::{self, Digests};
 
@@ -226,7 +226,10 @@ pub struct Packaged {
 
 /// Packages `cube` into its deploy folder. All checks run and all files are written into a
 /// staging folder next to the target first; the target is replaced only when everything worked.
-pub fn package(cube: &MlCube, options: &PackageOptions) -> Result<Packaged, InputError> {
+///
+/// Errors are `PackageError::Input` (exit 2) or, when the machine failed (disk full, I/O
+/// error), `PackageError::Io` (exit 1); either way no deploy folder or `--output` is left.
+pub fn package(cube: &MlCube, options: &PackageOptions) -> Result<Packaged, PackageError> {
     package_reporting(cube, options, &crate::reporter::NoReporter)
 }
 
@@ -236,11 +239,30 @@ pub fn package_reporting(
     cube: &MlCube,
     options: &PackageOptions,
     reporter: &dyn crate::reporter::Reporter,
-) -> Result<Packaged, InputError> {
+) -> Result<Packaged, PackageError> {
     let deploy_dir = options
         .deploy_dir
         .clone()
         .unwrap_or_else(|| cube.root.join("deploy"));
+    // The failing path is often inside the hidden staging folder: name the deploy folder too.
+    package_into(cube, options, reporter, deploy_dir.clone()).map_err(|error| match error {
+        PackageError::Io(crate::error::Failure(message)) => {
+            PackageError::Io(crate::error::Failure(format!(
+                "packaging {} into {}: {message}",
+                cube.root.display(),
+                deploy_dir.display()
+            )))
+        }
+        input => input,
+    })
+}
+
+fn package_into(
+    cube: &MlCube,
+    options: &PackageOptions,
+    reporter: &dyn crate::reporter::Reporter,
+    deploy_dir: PathBuf,
+) -> Result<Packaged, PackageError> {
     let archive_options = options.archive.unwrap_or_default();
 
     // Walk and check both archive sources before writing a byte.
@@ -253,10 +275,11 @@ pub fn package_reporting(
         (Some(dir), Layout::Mlcube) => Some(archive::collect_entries(dir)?),
         _ => None,
     };
-    let container_plan = plan_container(cube, options, true)?;
+    check_deploy_dir(cube, &deploy_dir)?;
     if let Some(output) = &options.output {
         check_output_path(output, &deploy_dir)?;
     }
+    let container_plan = plan_container(cube, options, true)?;
 
     let staging = Staging::create(&deploy_dir)?;
     let mut components = Vec::new();
@@ -271,9 +294,7 @@ pub fn package_reporting(
                 "container_type",
                 plan.info.container_type.as_str(),
             )?;
-            std::fs::write(&manifest_copy, &text).map_err(|e| {
-                InputError::new(format!("cannot write {}: {e}", manifest_copy.display()))
-            })?;
+            std::fs::write(&manifest_copy, &text).map_err(|e| cannot_write(&manifest_copy, &e))?;
             digest::hash_file(&manifest_copy).map_err(|e| {
                 InputError::new(format!("cannot read {}: {e}", manifest_copy.display()))
             })?
@@ -344,16 +365,28 @@ pub fn package_reporting(
         container: container_plan.map(|plan| plan.info),
         components,
     };
-    write_json(&staging.path.join(MANIFEST_JSON), &manifest)?;
+    let manifest_json = staging.path.join(MANIFEST_JSON);
+    write_json_text(&manifest_json, &manifest).map_err(|e| cannot_write(&manifest_json, &e))?;
 
     if let Some(output) = &options.output {
         let entries = archive::collect_entries(&staging.path)?;
         let partial = partial_name(output);
-        archive::write_tar_gz(&entries, &partial, archive_options)?;
+        archive::write_tar_gz(&entries, &partial, archive_options).map_err(|error| {
+            match error {
+                // The partial file's name means nothing to the user; the option does.
+                PackageError::Io(crate::error::Failure(message)) => PackageError::Io(
+                    crate::error::Failure(format!("--output {}: {message}", output.display())),
+                ),
+                input => input,
+            }
+        })?;
         std::fs::rename(&partial, output).map_err(|e| {
             let _ = std::fs::remove_file(&partial);
-            InputError::new(format!("cannot write {}: {e}", output.display()))
-                .hint("check that the folder of --output exists and is writable")
+            packaging_io(
+                &e,
+                format!("cannot write --output {}: {e}", output.display()),
+                "choose an --output path in a folder you may write",
+            )
         })?;
     }
     staging.commit()?;
@@ -510,7 +543,63 @@ fn partial_name(path: &Path) -> PathBuf {
     path.with_file_name(format!(".{name}.partial-{}", std::process::id()))
 }
 
+/// `path` made absolute with links resolved as far as it exists (the rest appended), so that
+/// two spellings of one place compare equal before either exists.
+fn resolved(path: &Path) -> PathBuf {
+    let absolute = std::path::absolute(path).unwrap_or_else(|_| path.to_path_buf());
+    let mut existing = absolute.as_path();
+    let mut rest = Vec::new();
+    loop {
+        if let Ok(real) = existing.canonicalize() {
+            return rest.iter().rev().fold(real, |p, part| p.join(part));
+        }
+        match (existing.parent(), existing.file_name()) {
+            (Some(parent), Some(name)) => {
+                rest.push(name.to_os_string());
+                existing = parent;
+            }
+            _ => return absolute,
+        }
+    }
+}
+
+/// The deploy folder replaces whatever is at its path, and everything under the cube's
+/// `additional_files/` and `.image/` is archived: a deploy folder that is the cube, holds
+/// it, or lies inside what gets archived would destroy the cube or archive itself.
+fn check_deploy_dir(cube: &MlCube, deploy_dir: &Path) -> Result<(), InputError> {
+    let deploy = resolved(deploy_dir);
+    let root = resolved(&cube.root);
+    if root.starts_with(&deploy) {
+        return Err(InputError::new(format!(
+            "--deploy-dir {} is the MLCube folder {} or holds it: packaging would replace the cube",
+            deploy_dir.display(),
+            cube.root.display()
+        ))
+        .hint("drop --deploy-dir (the default is <MLCUBE>/deploy) or choose a folder outside the cube"));
+    }
+    let archived = [&cube.additional_files_dir, &cube.image_dir];
+    for source in archived.into_iter().flatten() {
+        if deploy.starts_with(resolved(source)) {
+            return Err(InputError::new(format!(
+                "--deploy-dir {} is inside {}, which is packaged",
+                deploy_dir.display(),
+                source.display()
+            ))
+            .hint("drop --deploy-dir (the default is <MLCUBE>/deploy) or choose a folder outside workspace/"));
+        }
+    }
+    Ok(())
+}
+
 fn check_output_path(output: &Path, deploy_dir: &Path) -> Result<(), InputError> {
+    if resolved(output).starts_with(resolved(deploy_dir)) {
+        return Err(InputError::new(format!(
+            "--output {} is inside the deploy folder {}",
+            output.display(),
+            deploy_dir.display()
+        ))
+        .hint("write the single tarball outside the deploy folder (e.g. next to it)"));
+    }
     let parent = match output.parent() {
         Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
         _ => PathBuf::from("."),
@@ -539,30 +628,59 @@ fn check_output_path(output: &Path, deploy_dir: &Path) -> Result<(), InputError>
     Ok(())
 }
 
-fn copy_into(source: &Path, target: &Path) -> Result<Digests, InputError> {
+fn copy_into(source: &Path, target: &Path) -> Result<Digests, PackageError> {
     let mut reader = File::open(source).map_err(|e| {
-        InputError::new(format!("cannot read {}: {e}", source.display()))
-            .hint("make the file readable by the user running cubeship")
+        packaging_io(
+            &e,
+            format!("cannot read {}: {e}", source.display()),
+            "make the file readable by the user running cubeship (chmod a+r), then package again",
+        )
     })?;
-    let writer = File::create(target).map_err(|e| {
-        InputError::new(format!("cannot write {}: {e}", target.display()))
-            .hint("check that the deploy folder is writable")
-    })?;
-    let (_, digests) = digest::copy_hashed(&mut reader, BufWriter::new(writer)).map_err(|e| {
-        InputError::new(format!(
-            "cannot copy {} to {}: {e}",
-            source.display(),
-            target.display()
-        ))
-    })?;
+    let writer = File::create(target).map_err(|e| cannot_write(target, &e))?;
+    // Each side's own error: a full disk is the target's, an unreadable block the source's.
+    let mut hashing = digest::HashingWriter::new(BufWriter::new(writer));
+    let mut buffer = vec![0u8; 1 << 16];
+    loop {
+        let n = match reader.read(&mut buffer) {
+            Ok(0) => break,
+            Ok(n) => n,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+            Err(e) => {
+                return Err(packaging_io(
+                    &e,
+                    format!("cannot read {}: {e}", source.display()),
+                    "make the file readable by the user running cubeship, then package again",
+                ));
+            }
+        };
+        hashing
+            .write_all(&buffer[..n])
+            .map_err(|e| cannot_write(target, &e))?;
+    }
+    let (mut inner, digests) = hashing.finish();
+    inner.flush().map_err(|e| cannot_write(target, &e))?;
     Ok(digests)
+}
+
+/// A write into the deploy folder failed: the user's to fix (permissions) or the machine's
+/// (disk full), as `packaging_io` sorts it.
+fn cannot_write(path: &Path, e: &std::io::Error) -> PackageError {
+    packaging_io(
+        e,
+        format!("cannot write {}: {e}", path.display()),
+        "choose a folder you may write with --deploy-dir",
+    )
+}
+
+fn write_json_text<T: Serialize>(path: &Path, value: &T) -> std::io::Result<()> {
+    let mut text = serde_json::to_string_pretty(value).expect("manifest serialises");
+    text.push('\n');
+    std::fs::write(path, text)
 }
 
 /// Writes `value` as pretty JSON with a final newline.
 pub fn write_json<T: Serialize>(path: &Path, value: &T) -> Result<(), InputError> {
-    let mut text = serde_json::to_string_pretty(value).expect("manifest serialises");
-    text.push('\n');
-    std::fs::write(path, text).map_err(|e| {
+    write_json_text(path, value).map_err(|e| {
         InputError::new(format!("cannot write {}: {e}", path.display()))
             .hint("check that the deploy folder is writable")
     })
@@ -576,7 +694,7 @@ struct Staging {
 }
 
 impl Staging {
-    fn create(target: &Path) -> Result<Self, InputError> {
+    fn create(target: &Path) -> Result<Self, PackageError> {
         let name = target
             .file_name()
             .map(|n| n.to_string_lossy().into_owned())
@@ -586,11 +704,11 @@ impl Staging {
             _ => PathBuf::from("."),
         };
         let unwritable = |e: std::io::Error| {
-            InputError::new(format!(
-                "cannot write the deploy folder {}: {e}",
-                target.display()
-            ))
-            .hint("choose a writable place with --deploy-dir")
+            packaging_io(
+                &e,
+                format!("cannot write the deploy folder {}: {e}", target.display()),
+                "choose a writable place with --deploy-dir",
+            )
         };
         std::fs::create_dir_all(&parent).map_err(unwritable)?;
         if target.exists() && !target.is_dir() {
@@ -598,7 +716,8 @@ impl Staging {
                 "the deploy folder {} is a file",
                 target.display()
             ))
-            .hint("remove it or choose another --deploy-dir"));
+            .hint("remove it or choose another --deploy-dir")
+            .into());
         }
         repair_deploy_dir(target);
         remove_abandoned_staging(&parent, &name);
@@ -612,13 +731,16 @@ impl Staging {
         })
     }
 
-    fn commit(mut self) -> Result<(), InputError> {
+    fn commit(mut self) -> Result<(), PackageError> {
         let replace_error = |e: std::io::Error| {
-            InputError::new(format!(
-                "cannot replace the deploy folder {}: {e}",
-                self.target.display()
-            ))
-            .hint("check its permissions, or choose another --deploy-dir")
+            packaging_io(
+                &e,
+                format!(
+                    "cannot replace the deploy folder {}: {e}",
+                    self.target.display()
+                ),
+                "check its permissions, or choose another --deploy-dir",
+            )
         };
         if self.target.exists() {
             // One atomic exchange where the kernel can: the deploy folder is never missing.

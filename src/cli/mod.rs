@@ -14,7 +14,7 @@ use std::path::{Path, PathBuf};
 
 use clap::{Args, CommandFactory, FromArgMatches, Parser, Subcommand};
 use cubeship::destinations::{self, OpenOptions, Target};
-use cubeship::error::{Failure, InputError};
+use cubeship::error::{Failure, InputError, PackageError};
 use cubeship::mlcube::{self, CubeType};
 use cubeship::package::{self, PackageOptions};
 use cubeship::publish::{self, HashKind, Item, PublishOptions};
@@ -270,11 +270,16 @@ pub fn run() -> u8 {
     }
 }
 
-/// The exit code for an error that reached `run`.
+/// The exit code for an error that reached `run` (the rule is docs/errors.md's).
 fn exit_code(error: &anyhow::Error) -> u8 {
     if error.downcast_ref::<Interrupted>().is_some() {
         exit::INTERRUPTED
-    } else if error.downcast_ref::<Failure>().is_some() {
+    } else if error.downcast_ref::<Failure>().is_some()
+        || matches!(
+            error.downcast_ref::<PackageError>(),
+            Some(PackageError::Io(_))
+        )
+    {
         exit::FAILED
     } else {
         exit::USAGE
@@ -590,7 +595,7 @@ fn package_showing_progress(
     cube: &mlcube::MlCube,
     options: &PackageOptions,
     bars: &Bars,
-) -> Result<package::Packaged, InputError> {
+) -> Result<package::Packaged, PackageError> {
     let _step = Step::start(bars, &format!("packaging {}", cube.name));
     package::package_reporting(cube, options, bars)
 }

@@ -9,6 +9,7 @@ mod support;
 mod batch;
 mod config;
 mod container;
+mod errors;
 mod faults;
 mod gcs;
 mod github;
