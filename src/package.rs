@@ -647,10 +647,9 @@ impl Staging {
     }
 }
 
-/// Copies the upload journal (in-flight uploads of killed runs) into the new deploy folder: the
-/// next publish then aborts those uploads, now for other bytes, instead of leaving them open
-/// (S3 multipart uploads are billed until aborted). Best effort: without it they are only not
-/// visited.
+/// Copies the upload journal (in-flight uploads of killed runs) into the new deploy folder, so
+/// that the next publish can still find them: GCS cancels a session left for an older version
+/// of a component instead of forgetting it. Best effort: without it they are only not visited.
 fn carry_upload_journal(old: &Path, new: &Path) {
     let journal = old.join(cubeship_provider::journal::JOURNAL_FILE);
     if journal.is_file()
