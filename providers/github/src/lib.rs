@@ -165,8 +165,9 @@ impl GithubProvider {
 
     /// Uploads under `name`, a temporary name unique to this run and file (see
     /// `temporary_name`): when GitHub says it is taken (422 already_exists), the holder can
-    /// only be this run's own earlier attempt (a 502 may leave the asset in state "starter"),
-    /// so it is deleted and the upload tried once more.
+    /// only be this run's own earlier attempt: complete with our bytes (its answer was lost),
+    /// it is used; otherwise (a 502 may leave the asset in state "starter") it is deleted and
+    /// the upload tried once more.
     async fn upload_as(
         &self,
         release: &Release,
@@ -183,6 +184,14 @@ impl GithubProvider {
             };
             cleaned_up = true;
             match self.find_asset(release, name).await? {
+                // The earlier attempt succeeded, but its answer was lost.
+                Some(taken)
+                    if taken.is_complete()
+                        && taken.size == file.size
+                        && taken.sha256().is_some_and(|s| s == file.sha256) =>
+                {
+                    return Ok(taken);
+                }
                 Some(taken) => {
                     tracing::warn!(
                         "{name}: deleting what an earlier attempt of this run left ({})",
