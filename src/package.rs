@@ -743,6 +743,7 @@ impl Staging {
             )
         };
         if self.target.exists() {
+            carry_upload_journal(&self.target, &self.path);
             // One atomic exchange where the kernel can: the deploy folder is never missing.
             // The staging name then holds the old folder; a kill before its removal leaves a
             // staging folder of a dead process, which the next run removes.
@@ -765,6 +766,18 @@ impl Staging {
         }
         self.committed = true;
         Ok(())
+    }
+}
+
+/// Copies the upload journal (in-flight uploads of killed runs) into the new deploy folder, so
+/// that the next publish can still find them: GCS cancels a session left for an older version
+/// of a component instead of forgetting it. Best effort: without it they are only not visited.
+fn carry_upload_journal(old: &Path, new: &Path) {
+    let journal = old.join(cubeship_provider::journal::JOURNAL_FILE);
+    if journal.is_file()
+        && let Err(e) = std::fs::copy(&journal, new.join(cubeship_provider::journal::JOURNAL_FILE))
+    {
+        tracing::warn!("cannot keep {} ({e})", journal.display());
     }
 }
 

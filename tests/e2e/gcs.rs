@@ -609,7 +609,7 @@ impl Proxy {
                         let resumable_seen = count_new(&window, carried, RESUMABLE_START);
                         resumable.fetch_add(resumable_seen, Ordering::SeqCst);
                         queries
-                            .fetch_add(count_new(&window, carried, b"bytes */*"), Ordering::SeqCst);
+                            .fetch_add(count_new(&window, carried, STATUS_QUERY), Ordering::SeqCst);
                         tail = window[window.len().saturating_sub(128)..].to_vec();
                         sent += n as u64;
                         if let Some(limit) = cut_after
@@ -654,6 +654,10 @@ impl Drop for Proxy {
 /// method and path tell a start from the PUTs into the session).
 const RESUMABLE_START: &[u8] = b"POST /upload/storage/v1/b/cubeship-e2e/o?uploadType=resumable";
 
+/// The start of a status query's `Content-Range` (`bytes */SIZE`, or `bytes */*` when the
+/// size is not known).
+const STATUS_QUERY: &[u8] = b"bytes */";
+
 /// Occurrences of `needle` in `window` that end after its first `carried` bytes (those were
 /// counted with the previous read).
 fn count_new(window: &[u8], carried: usize, needle: &[u8]) -> u64 {
@@ -696,8 +700,12 @@ fn gcs_a_stalled_upload_fails_within_the_idle_timeout() {
     let file = dir.path().join("weights.bin");
     write_random_file(&file, 12 * 1024 * 1024, 8);
     let start = std::time::Instant::now();
+    // The emulator serves one request at a time and stays blocked reading the stalled body,
+    // so the status queries between the retries get no answer either: a short response
+    // timeout keeps those short too (a real service answers them).
     let run = run(cubeship()
         .env("CUBESHIP_IDLE_TIMEOUT", "1")
+        .env("CUBESHIP_RESPONSE_TIMEOUT", "2")
         .args(["gcs", "upload"])
         .arg(&file)
         .args([
@@ -714,4 +722,110 @@ fn gcs_a_stalled_upload_fails_within_the_idle_timeout() {
         "{:?}",
         start.elapsed()
     );
+}
+
+/// Issue #13 item 3: `kill -9` in the middle of a resumable upload leaves its session URI in
+/// `<deploy>/.cubeship-uploads.json` (private to the user); the next run of the same bytes asks
+/// the session how much it holds and sends only the rest. A re-packaged cube (other bytes)
+/// makes the next run cancel the session left for the old bytes instead. A throttling proxy
+/// (about 1.3 MB/s per connection) makes the kill's timing deterministic.
+#[test]
+fn gcs_a_killed_resumable_upload_is_resumed_by_the_next_run() {
+    let emulator = start_gcp_storage_emulator();
+    let upstream = format!("{}:80", emulator.base.trim_start_matches("http://"));
+    let throttled = crate::proxy::Proxy::start(
+        &upstream,
+        crate::proxy::Shape::Throttle {
+            bytes_per_second: 20_000_000,
+        },
+    );
+    let size = 16 * 1024 * 1024;
+    let (_temp, cube) = cube_with_large_weights(size);
+    cubeship_run(["package", cube.to_str().unwrap()]).assert_code(0);
+    let deploy = cube.join("deploy");
+    let journal = deploy.join(".cubeship-uploads.json");
+    let publish = |proxy: &crate::proxy::Proxy| {
+        let mut command = cubeship();
+        command
+            .arg("publish")
+            .arg(&deploy)
+            .args(["--to", &format!("gs://{BUCKET}/resume")])
+            .args(["--endpoint", &format!("http://{}", proxy.addr)])
+            .args(["--json", "-v"]);
+        command
+    };
+    let kill_after = |proxy: &crate::proxy::Proxy, bytes: u64| {
+        let mut child = publish(proxy)
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        let start = std::time::Instant::now();
+        while proxy.bytes() < bytes {
+            assert!(child.try_wait().unwrap().is_none(), "ended before the kill");
+            assert!(start.elapsed() < Duration::from_secs(60), "too slow");
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        child.kill().unwrap(); // SIGKILL: no handler runs
+        String::from_utf8_lossy(&child.wait_with_output().unwrap().stderr).into_owned()
+    };
+    // Three quarters sent: the first 8 MiB chunk is stored, the second is on its way.
+    let killed = kill_after(&throttled, (size as u64) * 3 / 4);
+    let first = throttled.bytes();
+    assert!(
+        journal.is_file(),
+        "the kill left the session in the journal"
+    );
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(&journal).unwrap().permissions().mode();
+        assert_eq!(mode & 0o777, 0o600, "the session URI is a secret");
+    }
+    let recorded = std::fs::read_to_string(&journal).unwrap();
+    assert!(recorded.contains("upload_id="), "{recorded}");
+
+    let again = run(&mut publish(&throttled));
+    again.assert_code(0);
+    let second = throttled.bytes() - first;
+    eprintln!("bytes sent: first run {first} (killed), second run {second}, archive {size}");
+    assert!(again.stderr.contains("resuming"), "{}", again.stderr);
+    let report = again.json();
+    assert_urls_serve_their_hashes(&report);
+    assert!(
+        second + 4 * 1024 * 1024 < size as u64,
+        "the re-run sent {second} bytes: it did not resume"
+    );
+    assert!(!journal.exists(), "the journal is removed once done");
+    for (name, sha256) in objects(&report, "resume") {
+        let object = object_resource(&emulator.base, &name).expect("stored");
+        assert_eq!(object["metadata"]["sha256"], sha256.as_str(), "{name}");
+    }
+    // The session URI is a capability: never shown.
+    let shown = format!("{killed}{}{}", again.stdout, again.stderr);
+    assert!(!shown.contains("upload_id="), "{shown}");
+
+    // A new version is killed early; then the cube changes again (the journal survives
+    // `package`): the session left for the second version's bytes is cancelled and forgotten,
+    // and the third version goes up in a new session (through an unthrottled proxy).
+    let weights = cube.join("workspace/additional_files/weights.bin");
+    write_random_file(&weights, size, 43);
+    cubeship_run(["package", cube.to_str().unwrap()]).assert_code(0);
+    kill_after(&throttled, throttled.bytes() + 1024 * 1024);
+    assert!(journal.is_file());
+    write_random_file(&weights, size, 44);
+    cubeship_run(["package", cube.to_str().unwrap()]).assert_code(0);
+    let fast = crate::proxy::Proxy::start(&upstream, crate::proxy::Shape::Pass);
+    let other = run(&mut publish(&fast));
+    other.assert_code(0);
+    assert!(
+        other
+            .stderr
+            .contains("cancelling an upload session left for other bytes"),
+        "{}",
+        other.stderr
+    );
+    assert!(!other.stderr.contains("resuming"), "{}", other.stderr);
+    assert!(!other.stderr.contains("upload_id="), "{}", other.stderr);
+    assert_urls_serve_their_hashes(&other.json());
+    assert!(!journal.exists());
 }

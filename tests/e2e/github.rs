@@ -326,6 +326,138 @@ fn a_broken_asset_left_by_a_failed_upload_is_deleted_and_the_upload_retried() {
 }
 
 #[test]
+fn runs_publishing_the_same_cube_at_once_all_succeed_and_delete_nothing_printed() {
+    let github = FakeGithub::start();
+    // Each upload takes half a second once its body arrived (real ones take seconds), so the
+    // runs all find the names free and upload at the same time.
+    github.admin("/_fake/config", json!({"upload_delay": 0.5}));
+    let (_temp, cube) = example_cube("brats-metrics");
+    run(cubeship().args(["--no-progress", "package"]).arg(&cube)).assert_code(0);
+    let deploy = cube.join("deploy");
+    let runs = 3;
+    let children: Vec<_> = (0..runs)
+        .map(|_| {
+            github
+                .cubeship()
+                .args(["--json", "--no-progress", "publish"])
+                .arg(&deploy)
+                .args(["--to", "github://o/r/v1", "--create-release"])
+                .stdout(std::process::Stdio::piped())
+                .stderr(std::process::Stdio::piped())
+                .spawn()
+                .unwrap()
+        })
+        .collect();
+    let mut reports = Vec::new();
+    for child in children {
+        let output = child.wait_with_output().unwrap();
+        let run = Run {
+            code: output.status.code().unwrap_or(-1),
+            stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
+        };
+        run.assert_code(0);
+        let report = run.json();
+        let statuses = statuses(&report);
+        assert!(
+            statuses.iter().all(|s| s == "uploaded" || s == "unchanged"),
+            "{statuses:?}"
+        );
+        reports.push(report);
+    }
+    // Only now, after every run ended: nothing a run printed was deleted or replaced by another.
+    for report in &reports {
+        assert_urls_serve_their_hashes(report);
+    }
+    let manifest: Value =
+        serde_json::from_str(&std::fs::read_to_string(deploy.join("manifest.json")).unwrap())
+            .unwrap();
+    let components = manifest["components"].as_array().unwrap();
+    let mut expected: Vec<(String, String)> = components
+        .iter()
+        .map(|c| {
+            (
+                format!("brats-metrics-{}", c["file"].as_str().unwrap()),
+                c["sha256"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect();
+    let mut assets = github.assets("v1");
+    expected.sort();
+    assets.sort();
+    // One asset per component under its name: no temporary copy, no duplicate.
+    assert_eq!(assets, expected);
+    let releases = github.get("/_fake/state");
+    assert_eq!(releases.as_array().unwrap().len(), 1, "{releases}");
+    // The race was real: the runs uploaded the same components at the same time.
+    let uploads = github.uploads();
+    assert!(
+        uploads.len() > components.len(),
+        "{} uploads for {} components",
+        uploads.len(),
+        components.len()
+    );
+}
+
+#[test]
+fn an_unfinished_asset_is_deleted_only_when_too_old_to_be_a_live_upload() {
+    let github = FakeGithub::start();
+    github.admin(
+        "/_fake/release",
+        json!({"owner": "o", "repo": "r", "tag": "v1"}),
+    );
+    // `created_at` is the start of the asset's upload; the fake's default is now.
+    let asset = |name: &str, state: &str, created_at: Option<&str>| {
+        let mut body =
+            json!({"owner": "o", "repo": "r", "tag": "v1", "name": name, "state": state});
+        if let Some(created_at) = created_at {
+            body["created_at"] = json!(created_at);
+        }
+        github.admin("/_fake/asset", body)
+    };
+    let now = None;
+    let old = Some("2025-01-01T00:00:00Z");
+    // Another tool's upload in progress (started "now") holds model.bin.
+    asset("model.bin", "starter", now);
+    // Temporary assets of cubeship runs: one killed a year ago, one maybe still running.
+    asset("cubeship-partial-1-0-0-old.bin", "uploaded", old);
+    asset("cubeship-partial-2-0-0-live.bin", "starter", now);
+    let temp = tempfile::tempdir().unwrap();
+    let file = write_file(temp.path(), "model.bin", b"model bytes");
+    let refused = github.upload(&file, "o/r", "v1", &[]);
+    refused.assert_code(1);
+    let error = upload_error(&refused.json());
+    assert!(error.contains("another upload in progress"), "{error}");
+    let mut assets = github.assets("v1");
+    assets.sort();
+    assert_eq!(
+        assets,
+        [
+            (
+                "cubeship-partial-2-0-0-live.bin".to_string(),
+                sha256_hex(b"")
+            ),
+            ("model.bin".to_string(), sha256_hex(b"")),
+        ],
+        "the live uploads are untouched, the old leftover and this run's copy are gone"
+    );
+
+    // A day-old unfinished asset is a leftover: deleted, and the name taken.
+    let other = write_file(temp.path(), "weights.bin", b"weights");
+    asset("weights.bin", "starter", old);
+    let published = github.upload(&other, "o/r", "v1", &[]);
+    published.assert_code(0);
+    let report = published.json();
+    assert_eq!(statuses(&report), ["uploaded"]);
+    assert_urls_serve_their_hashes(&report);
+    assert!(
+        github
+            .assets("v1")
+            .contains(&("weights.bin".to_string(), sha256_hex(b"weights")))
+    );
+}
+
+#[test]
 fn an_asset_without_a_digest_is_compared_by_downloading_it() {
     let github = FakeGithub::start();
     github.admin(

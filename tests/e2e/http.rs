@@ -875,3 +875,108 @@ fn http_a_bad_timeout_setting_is_a_usage_error() {
         run.stderr
     );
 }
+
+/// tests/servers/create_only_proxy.py in front of `nginx`: a server that honours
+/// `If-None-Match: *` on PUT (RFC 9110 §13.1.2), which nginx's WebDAV module ignores.
+fn create_only_proxy(nginx: &Nginx, hooks: &[&str]) -> (Server, u16) {
+    let port = free_port();
+    let server = Server::start(
+        "create-only proxy",
+        Command::new("python3")
+            .arg(fixtures_dir().join("../servers/create_only_proxy.py"))
+            .args([port.to_string(), nginx.port.to_string()])
+            .args(hooks),
+    );
+    wait_for_tcp(&format!("127.0.0.1:{port}"), Duration::from_secs(20));
+    (server, port)
+}
+
+/// Issue #13 item 4: runs racing on a server that honours `If-None-Match: *`. Each PUT is
+/// held half a second, so all three runs check before any writes: for each file one PUT
+/// creates it and the other two get 412, look again, find the same sha256 and report
+/// `unchanged`. A racing writer of other bytes makes the run refuse (exit 1) and leaves its
+/// bytes alone.
+#[test]
+fn http_runs_racing_on_a_create_only_server_end_unchanged_or_refused() {
+    let nginx = Nginx::start();
+    let (_proxy, port) = create_only_proxy(&nginx, &["--delay", "0.5"]);
+    let (_temp, cube) = example_cube("brats-model-deepmedic");
+    cubeship_run(["package", cube.to_str().unwrap()]).assert_code(0);
+    let deploy = cube.join("deploy");
+    let base = format!("http://127.0.0.1:{port}/cubes/race/");
+    let children: Vec<_> = (0..3)
+        .map(|_| {
+            let mut command = cubeship();
+            command.env("NETRC", "/nonexistent/cubeship-test-netrc");
+            for (name, value) in credentials() {
+                command.env(name, value);
+            }
+            command
+                .args(["--json", "publish"])
+                .arg(&deploy)
+                .args(["--to", &base])
+                .stdout(std::process::Stdio::piped())
+                .stderr(std::process::Stdio::piped())
+                .spawn()
+                .unwrap()
+        })
+        .collect();
+    let mut reports = Vec::new();
+    for child in children {
+        let output = child.wait_with_output().unwrap();
+        let run = Run {
+            code: output.status.code().unwrap_or(-1),
+            stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
+        };
+        run.assert_code(0);
+        assert_urls_serve_their_hashes(&run.json());
+        reports.push(run.json());
+    }
+    let components = statuses(&reports[0]).len();
+    for index in 0..components {
+        let outcomes: Vec<String> = reports.iter().map(|r| statuses(r)[index].clone()).collect();
+        let uploaded = outcomes.iter().filter(|s| *s == "uploaded").count();
+        let unchanged = outcomes.iter().filter(|s| *s == "unchanged").count();
+        assert_eq!((uploaded, unchanged), (1, 2), "{outcomes:?}");
+    }
+    let log = get_json(&format!("http://127.0.0.1:{port}/_proxy/log"));
+    let refused = log
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|entry| entry[0] == "PUT" && entry[2] == 412)
+        .count();
+    assert_eq!(refused, 2 * components, "{log}");
+
+    // Another writer puts other bytes at the manifest's key between our check and our PUT.
+    let (_proxy, port) = create_only_proxy(
+        &nginx,
+        &["--preempt", "mlcube.yaml=someone else's manifest\n"],
+    );
+    let base = format!("http://127.0.0.1:{port}/cubes/preempted/");
+    let raced = cubeship_with(
+        &credentials(),
+        [
+            "--json".to_string(),
+            "publish".into(),
+            deploy.display().to_string(),
+            "--to".into(),
+            base,
+        ],
+    );
+    raced.assert_code(1);
+    let report = raced.json();
+    let manifest = report["components"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["file"] == "mlcube.yaml")
+        .unwrap();
+    let upload = &manifest["uploads"][0];
+    assert_eq!(upload["status"], "failed", "{upload}");
+    let error = upload["error"].as_str().unwrap();
+    assert!(error.contains("someone else"), "{error}");
+    let url = upload["url"].as_str().unwrap();
+    assert_eq!(http_get(url), (200, b"someone else's manifest\n".to_vec()));
+}

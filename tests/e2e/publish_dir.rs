@@ -345,3 +345,89 @@ fn conformance_on_a_folder() {
         &[],
     );
 }
+
+/// Issue #13 item 4: `cubeship NAME upload` keys are the file names, not content-addressed,
+/// so the write must be create-only: the same bytes are `unchanged`, other bytes are refused
+/// unless `--overwrite`, and of several runs racing with different bytes for one key exactly
+/// one wins; the bytes it printed are the ones stored.
+#[test]
+fn upload_keys_are_create_only_unless_overwrite_even_when_runs_race() {
+    let temp = tempfile::tempdir().unwrap();
+    let dest = temp.path().join("dest");
+    let file = temp.path().join("notes.txt");
+    let upload = |file: &Path, extra: &[&str]| {
+        let mut args = vec![
+            "--json".to_string(),
+            "dir".into(),
+            "upload".into(),
+            file.display().to_string(),
+            "--dir".into(),
+            dest.display().to_string(),
+        ];
+        args.extend(extra.iter().map(|s| s.to_string()));
+        cubeship_run(args)
+    };
+    std::fs::write(&file, "version 1\n").unwrap();
+    let first = upload(&file, &[]);
+    first.assert_code(0);
+    assert_eq!(statuses(&first.json()), ["uploaded"]);
+    let again = upload(&file, &[]);
+    again.assert_code(0);
+    assert_eq!(statuses(&again.json()), ["unchanged"]);
+    std::fs::write(&file, "version 2\n").unwrap();
+    let refused = upload(&file, &[]);
+    refused.assert_code(1);
+    let report = refused.json();
+    let error = report["components"][0]["uploads"][0]["error"]
+        .as_str()
+        .unwrap();
+    assert!(error.contains("--overwrite"), "{error}");
+    assert_eq!(
+        std::fs::read_to_string(dest.join("notes.txt")).unwrap(),
+        "version 1\n"
+    );
+    let replaced = upload(&file, &["--overwrite"]);
+    replaced.assert_code(0);
+    assert_eq!(statuses(&replaced.json()), ["uploaded"]);
+    assert_eq!(
+        std::fs::read_to_string(dest.join("notes.txt")).unwrap(),
+        "version 2\n"
+    );
+
+    // Four runs at once, each with other bytes under the same name, to a fresh folder.
+    let race = temp.path().join("race");
+    let children: Vec<_> = (0..4)
+        .map(|i| {
+            let folder = temp.path().join(format!("run{i}"));
+            std::fs::create_dir_all(&folder).unwrap();
+            let file = folder.join("notes.txt");
+            std::fs::write(&file, format!("written by run {i}\n").repeat(10_000)).unwrap();
+            cubeship()
+                .args(["--json", "dir", "upload"])
+                .arg(&file)
+                .arg("--dir")
+                .arg(&race)
+                .stdout(std::process::Stdio::piped())
+                .stderr(std::process::Stdio::piped())
+                .spawn()
+                .unwrap()
+        })
+        .collect();
+    let mut winners = Vec::new();
+    for child in children {
+        let output = child.wait_with_output().unwrap();
+        let report: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+        match output.status.code() {
+            Some(0) => winners.push(
+                report["components"][0]["sha256"]
+                    .as_str()
+                    .unwrap()
+                    .to_string(),
+            ),
+            Some(1) => assert_eq!(statuses(&report), ["failed"], "{report}"),
+            other => panic!("exit {other:?}: {report}"),
+        }
+    }
+    assert_eq!(winners.len(), 1, "exactly one run wins the key");
+    assert_eq!(sha256_file(&race.join("notes.txt")), winners[0]);
+}

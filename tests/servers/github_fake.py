@@ -13,7 +13,10 @@ depends on, and rejects what GitHub rejects:
   GET    /repos/{o}/{r}/releases/{id}/assets?per_page&page
   POST   /uploads/repos/{o}/{r}/releases/{id}/assets?name=N   (the host/path of `upload_url`)
          needs Content-Type and Content-Length (no chunked body), `name`; 422 already_exists on
-         a duplicate name; 422 for 2 GiB or more; stores a `digest` "sha256:<hex>"
+         a duplicate name; 422 for 2 GiB or more; stores a `digest` "sha256:<hex>". The asset
+         exists in state "starter" (listed, holding its name, not downloadable) from the
+         start of the upload until its body has arrived, and stays so if the upload breaks;
+         uploads run concurrently with other requests. `created_at` is the upload's start.
   GET    /repos/{o}/{r}/releases/assets/{id}            JSON; Accept: application/octet-stream → 302
   PATCH  /repos/{o}/{r}/releases/assets/{id}            rename; 422 already_exists
   DELETE /repos/{o}/{r}/releases/assets/{id}            204
@@ -31,7 +34,10 @@ Test-only admin endpoints (no auth):
                         an upload leaves the asset behind in state "starter", as GitHub's 502 may.
   POST /_fake/clear_faults                          drops every queued fault
   POST /_fake/release   {"owner","repo","tag","draft"}   creates a release directly
-  POST /_fake/asset     {"owner","repo","tag","name","content","state","digest": false}
+  POST /_fake/asset     {"owner","repo","tag","name","content","state","digest": false,
+                         "created_at": "2025-01-01T00:00:00Z"}
+  POST /_fake/config    {"upload_delay": 0.5}  every upload then takes that long after its
+                        body arrived (real uploads take seconds: lets concurrent runs overlap)
   GET  /_fake/state     every release with its assets (JSON)
   GET  /_fake/log       every request: method, path, status, time
 
@@ -62,7 +68,12 @@ state = {
     "faults": [],
     "log": [],
     "next_id": 1,
+    "upload_delay": 0,  # seconds an upload takes after its body arrived (POST /_fake/config)
 }
+
+
+def now_iso():
+    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
 
 
 def next_id():
@@ -186,8 +197,8 @@ class Handler(FakeHandler):
             "content_type": asset["content_type"],
             "size": len(asset["content"]),
             "download_count": 0,
-            "created_at": "2025-01-01T00:00:00Z",
-            "updated_at": "2025-01-01T00:00:00Z",
+            "created_at": asset.get("created_at", "2025-01-01T00:00:00Z"),
+            "updated_at": asset.get("created_at", "2025-01-01T00:00:00Z"),
         }
         if asset.get("digest", True):
             out["digest"] = "sha256:" + hashlib.sha256(asset["content"]).hexdigest()
@@ -211,7 +222,7 @@ class Handler(FakeHandler):
         for release in self.releases_of(match.group(1), match.group(2)):
             if release["id"] == int(match.group(3)) and not any(a["name"] == names[0] for a in release["assets"]):
                 release["assets"].append(
-                    {"id": next_id(), "name": names[0], "state": "starter", "content": b"", "content_type": "application/octet-stream"}
+                    {"id": next_id(), "name": names[0], "state": "starter", "content": b"", "content_type": "application/octet-stream", "created_at": now_iso()}
                 )
 
     # ---- routes ---------------------------------------------------------------------------
@@ -359,12 +370,24 @@ class Handler(FakeHandler):
         if any(a["name"] == asset_name for a in release["assets"]):
             self.drain()
             return self.send(422, validation_failed("ReleaseAsset", "name"))
-        content = self.rfile.read(length)
+        # As on GitHub, the asset exists from the start of the upload, in state "starter": it
+        # holds the name, other clients list it, and it stays behind if the upload breaks.
+        # Other requests are served meanwhile (the lock is released while the body arrives).
+        asset = {"id": next_id(), "name": asset_name, "state": "starter", "content": b"",
+                 "content_type": self.headers["Content-Type"], "created_at": now_iso()}
+        release["assets"].append(asset)
+        lock.release()
+        try:
+            content = self.rfile.read(length)
+            if state["upload_delay"]:
+                time.sleep(state["upload_delay"])
+        finally:
+            lock.acquire()
         if len(content) != length:
             self.close_connection = True
             return
-        asset = {"id": next_id(), "name": asset_name, "state": "uploaded", "content": content, "content_type": self.headers["Content-Type"]}
-        release["assets"].append(asset)
+        asset["content"] = content
+        asset["state"] = "uploaded"
         return self.send(201, self.asset_json(release, asset))
 
     def browser_download(self, owner, name, tag, asset_name):
@@ -406,6 +429,9 @@ class Handler(FakeHandler):
                 body.setdefault("times", 1)
                 state["faults"].append(body)
                 return self.send(204, None)
+            if path == "/_fake/config" and self.command == "POST":
+                state["upload_delay"] = float(body.get("upload_delay", 0))
+                return self.send(204, None)
             if path == "/_fake/clear_faults" and self.command == "POST":
                 state["faults"].clear()
                 return self.send(204, None)
@@ -416,7 +442,7 @@ class Handler(FakeHandler):
             if path == "/_fake/asset" and self.command == "POST":
                 for release in self.releases_of(body["owner"], body["repo"]):
                     if release["tag"] == body["tag"]:
-                        asset = {"id": next_id(), "name": body["name"], "state": body.get("state", "uploaded"), "content": body.get("content", "").encode(), "content_type": "application/octet-stream", "digest": body.get("digest", True)}
+                        asset = {"id": next_id(), "name": body["name"], "state": body.get("state", "uploaded"), "content": body.get("content", "").encode(), "content_type": "application/octet-stream", "digest": body.get("digest", True), "created_at": body.get("created_at", now_iso())}
                         release["assets"].append(asset)
                         return self.send(201, {"id": asset["id"]})
                 return self.send(404, {"message": "no such release"})

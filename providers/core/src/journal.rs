@@ -1,7 +1,8 @@
 //! The upload journal: in-flight resumable uploads (an S3 multipart upload id, ...) recorded
 //! in `<deploy>/.cubeship-uploads.json`, so that a run killed with no chance to clean up
 //! (kill -9, power loss) leaves a note the next run reads: same local bytes, it resumes;
-//! other bytes, it aborts the stale upload. Written atomically (temporary file + rename).
+//! other bytes, it aborts the stale upload. Written atomically (temporary file + rename),
+//! readable by the user only (a GCS session URI lets whoever holds it write the object).
 //!
 //! Entries carry the process id of their run: a run only resumes or aborts the uploads of
 //! runs that are gone (two runs at once never take over each other's live upload). Runs of
@@ -21,7 +22,7 @@ static LOCK: Mutex<()> = Mutex::new(());
 /// One in-flight upload.
 #[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct JournalEntry {
-    /// The store's handle of the upload (S3 upload id, a resumable session URL).
+    /// The store's handle of the upload (S3 upload id, a GCS resumable session URI: a secret).
     pub upload_id: String,
     /// The local file's sha256 when the upload started.
     pub sha256: String,
@@ -74,8 +75,10 @@ impl Journal {
             .path
             .with_extension(format!("json.partial-{}", std::process::id()));
         let text = serde_json::to_string_pretty(entries).expect("journal serialises");
-        let written = std::fs::write(&partial, text).and_then(|()| {
-            std::fs::File::open(&partial)?.sync_all()?;
+        let written = private_file(&partial).and_then(|mut file| {
+            use std::io::Write;
+            file.write_all(text.as_bytes())?;
+            file.sync_all()?;
             std::fs::rename(&partial, &self.path)
         });
         if let Err(e) = written {
@@ -104,6 +107,20 @@ impl Journal {
             .collect()
     }
 
+    /// The entries of ended runs whose id satisfies `wanted`, with their ids: e.g. the other
+    /// versions of one component (content-addressed keys differ by version), which this
+    /// deploy folder no longer holds and no run can resume.
+    pub fn abandoned_where(&self, wanted: impl Fn(&str) -> bool) -> Vec<(String, JournalEntry)> {
+        let _guard = LOCK.lock().unwrap_or_else(|e| e.into_inner());
+        self.read()
+            .into_iter()
+            .filter_map(|(slot, entry)| {
+                let (id, _) = slot.rsplit_once('#')?;
+                (wanted(id) && entry.is_abandoned()).then(|| (id.to_string(), entry))
+            })
+            .collect()
+    }
+
     /// Records `entry` (for this process) under `id`.
     pub fn put(&self, id: &str, mut entry: JournalEntry) {
         let _guard = LOCK.lock().unwrap_or_else(|e| e.into_inner());
@@ -124,6 +141,19 @@ impl Journal {
     }
 }
 
+/// Creates `path` readable and writable by the user only: a GCS session URI in the journal is
+/// a capability to write the object.
+fn private_file(path: &Path) -> std::io::Result<std::fs::File> {
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create(true).truncate(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        options.mode(0o600);
+    }
+    options.open(path)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -140,6 +170,15 @@ mod tests {
             pid: 0,
         };
         journal.put("s3://b/k", entry.clone());
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            let mode = std::fs::metadata(dir.path().join(JOURNAL_FILE))
+                .unwrap()
+                .permissions()
+                .mode();
+            assert_eq!(mode & 0o777, 0o600, "the journal is private");
+        }
         // This process's own entry is live, not abandoned.
         assert!(Journal::in_dir(dir.path()).abandoned("s3://b/k").is_empty());
         let dead = JournalEntry {
@@ -150,6 +189,15 @@ mod tests {
         entries.insert(Journal::slot("s3://b/k", dead.pid), dead.clone());
         journal.write(&entries);
         assert_eq!(journal.abandoned("s3://b/k"), vec![dead.clone()]);
+        assert_eq!(
+            journal.abandoned_where(|id| id.starts_with("s3://b/")),
+            vec![("s3://b/k".to_string(), dead.clone())]
+        );
+        assert!(
+            journal
+                .abandoned_where(|id| id == "s3://b/other")
+                .is_empty()
+        );
         journal.remove("s3://b/k", dead.pid);
         journal.remove("s3://b/k", std::process::id());
         assert!(!dir.path().join(JOURNAL_FILE).exists());

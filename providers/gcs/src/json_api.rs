@@ -3,7 +3,8 @@
 //! The official crate's `StorageControl` client makes these calls over gRPC only, which the
 //! emulators cubeship is tested against (and some proxies) do not speak; its `Storage` client
 //! (HTTP) only reads and writes object data. So metadata goes over the documented JSON API,
-//! authenticated with the same `google-cloud-auth` credentials the storage client uses.
+//! authenticated with the same `google-cloud-auth` credentials the storage client uses. Large
+//! uploads use its resumable sessions too (see `resumable`).
 
 use std::collections::HashMap;
 
@@ -32,8 +33,10 @@ pub struct ObjectInfo {
 
 pub struct JsonApi {
     client: reqwest::Client,
+    /// For resumable upload sessions: follows no redirect (a 308 there means "incomplete").
+    pub(crate) upload_client: reqwest::Client,
     /// `https://storage.googleapis.com` or an emulator's address, without trailing `/`.
-    base: String,
+    pub(crate) base: String,
     credentials: Credentials,
     retry: RetryPolicy,
 }
@@ -79,8 +82,11 @@ pub fn encode_segment(name: &str) -> String {
 impl JsonApi {
     pub fn new(base: &str, credentials: Credentials, retry: RetryPolicy) -> Result<Self> {
         let client = cubeship_provider::http::client(reqwest::header::HeaderMap::new(), true)?;
+        let upload_client =
+            cubeship_provider::http::client(reqwest::header::HeaderMap::new(), false)?;
         Ok(JsonApi {
             client,
+            upload_client,
             base: base.trim_end_matches('/').to_string(),
             credentials,
             retry,
@@ -89,7 +95,7 @@ impl JsonApi {
 
     /// The credentials' request headers (an `Authorization: Bearer …` for Google accounts,
     /// nothing for anonymous credentials). Refreshing a token is the auth crate's job.
-    async fn auth_headers(&self) -> Result<reqwest::header::HeaderMap> {
+    pub(crate) async fn auth_headers(&self) -> Result<reqwest::header::HeaderMap> {
         match self.credentials.headers(http::Extensions::new()).await {
             Ok(CacheableResource::New { data, .. }) => Ok(data),
             Ok(CacheableResource::NotModified) => Ok(reqwest::header::HeaderMap::new()),

@@ -1,7 +1,8 @@
 //! The Google Cloud Storage provider (`gs://bucket/prefix`) on the official
-//! `google-cloud-storage` crate: streamed uploads (single request when small, resumable when
-//! large) with the CRC32C sent up front and checked against the service's, the sha256 kept as
-//! custom metadata, and public access by `predefinedAcl=publicRead` or bucket IAM.
+//! `google-cloud-storage` crate: streamed uploads (single request when small; when large, a
+//! resumable session of its own, journalled so a killed run resumes: see `resumable`) with the
+//! CRC32C sent up front and checked by the service, the sha256 kept as custom metadata, and
+//! public access by `predefinedAcl=publicRead` or bucket IAM.
 //!
 //! Object metadata and bucket settings are read on the JSON API (see `json_api`), because the
 //! crate reads them over gRPC only.
@@ -9,6 +10,7 @@
 mod errors;
 mod factory;
 mod json_api;
+mod resumable;
 mod source;
 
 use std::sync::OnceLock;
@@ -198,6 +200,61 @@ impl GcsProvider {
     }
 }
 
+impl GcsProvider {
+    /// Large objects: a journalled resumable session (see `resumable`), so that a killed run
+    /// is continued by the next one. Falls back to no ACL when the bucket refuses ACLs.
+    async fn upload_resumable(
+        &self,
+        request: &UploadRequest<'_>,
+        name: &str,
+        with_acl: bool,
+        what: &str,
+    ) -> Result<Uploaded> {
+        // Never replace an object the run did not see: "no object yet" or "the generation we
+        // decided to overwrite".
+        let if_generation_match = match request.existing {
+            None => Some(0),
+            Some(existing) => existing.id.as_deref().and_then(|g| g.parse::<i64>().ok()),
+        };
+        let mut target = resumable::Target {
+            bucket: &self.config.bucket,
+            name,
+            asset: request.asset,
+            if_generation_match,
+            with_acl,
+            progress: request.progress.clone(),
+            timeouts: &self.config.timeouts,
+            retry: self.config.retry,
+        };
+        let stored = match resumable::upload(&self.json, &target, request.journal).await {
+            Err(err) if with_acl && errors::is_uniform_access_refusal(err.status, &err.message) => {
+                tracing::info!(
+                    "bucket {} refuses object ACLs (uniform bucket-level access); uploading without one",
+                    self.config.bucket
+                );
+                self.acl_refused.store(true, Ordering::Relaxed);
+                request.progress.restart();
+                target.with_acl = false;
+                resumable::upload(&self.json, &target, request.journal).await
+            }
+            other => other,
+        }
+        .map_err(|e| e.context(what.to_string()))?;
+        if stored != request.asset.size {
+            return Err(Error::new(
+                ErrorKind::Integrity,
+                format!(
+                    "{what}: the service stored {stored} bytes, the file has {}",
+                    request.asset.size
+                ),
+            ));
+        }
+        Ok(Uploaded {
+            url: self.public_url(request.key)?,
+        })
+    }
+}
+
 fn credentials(anonymous: bool) -> Result<Credentials> {
     if anonymous {
         return Ok(google_cloud_auth::credentials::anonymous::Builder::new().build());
@@ -308,6 +365,9 @@ impl Provider for GcsProvider {
         );
         let with_acl =
             self.config.public_access == PublicAccess::PublicReadAcl && !self.uniform_access();
+        if request.asset.size >= RESUMABLE_THRESHOLD as u64 {
+            return self.upload_resumable(request, &name, with_acl, &what).await;
+        }
         let object = match self.write(request, &name, with_acl).await? {
             Ok(object) => object,
             Err(err)

@@ -62,11 +62,24 @@ pub struct ReleaseAsset {
     pub browser_download_url: Url,
     /// The API URL of the asset; with `Accept: application/octet-stream` it redirects to the bytes.
     pub url: Url,
+    /// When the upload started (`2025-01-01T00:00:00Z`): tells a leftover from a live upload.
+    #[serde(default)]
+    pub created_at: Option<String>,
 }
 
 impl ReleaseAsset {
     pub fn is_complete(&self) -> bool {
         self.state == "uploaded"
+    }
+
+    /// Seconds since the upload started, when GitHub said when that was.
+    pub fn age_seconds(&self) -> Option<i64> {
+        let started = unix_seconds(self.created_at.as_deref()?)?;
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .ok()?
+            .as_secs();
+        Some(i64::try_from(now).ok()? - started)
     }
 
     /// The sha256 GitHub recorded, lower-case hex.
@@ -76,6 +89,29 @@ impl ReleaseAsset {
             .and_then(|d| d.strip_prefix("sha256:"))
             .map(str::to_ascii_lowercase)
     }
+}
+
+/// Seconds since 1970 of a UTC timestamp as GitHub writes them (`2025-01-31T23:59:59Z`,
+/// fractions ignored); `None` for anything else.
+fn unix_seconds(timestamp: &str) -> Option<i64> {
+    let bytes = timestamp.as_bytes();
+    if bytes.len() < 20 || !timestamp.ends_with('Z') || bytes[10] != b'T' {
+        return None;
+    }
+    let number = |range: std::ops::Range<usize>| timestamp.get(range)?.parse::<i64>().ok();
+    let (year, month, day) = (number(0..4)?, number(5..7)?, number(8..10)?);
+    let (hour, minute, second) = (number(11..13)?, number(14..16)?, number(17..19)?);
+    if !(1..=12).contains(&month) || !(1..=31).contains(&day) {
+        return None;
+    }
+    // Days from the civil date (Howard Hinnant's algorithm), years starting in March.
+    let year = if month <= 2 { year - 1 } else { year };
+    let era = year.div_euclid(400);
+    let year_of_era = year - era * 400;
+    let day_of_year = (153 * ((month + 9) % 12) + 2) / 5 + day - 1;
+    let day_of_era = year_of_era * 365 + year_of_era / 4 - year_of_era / 100 + day_of_year;
+    let days = era * 146_097 + day_of_era - 719_468;
+    Some(days * 86_400 + hour * 3_600 + minute * 60 + second)
 }
 
 /// GitHub's answers that the shared status mapping cannot tell apart by status alone.
@@ -383,6 +419,16 @@ impl Api {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn timestamps_are_read_as_github_writes_them() {
+        assert_eq!(unix_seconds("1970-01-01T00:00:00Z"), Some(0));
+        assert_eq!(unix_seconds("2025-01-01T00:00:00Z"), Some(1_735_689_600));
+        assert_eq!(unix_seconds("2024-02-29T12:30:15Z"), Some(1_709_209_815));
+        assert_eq!(unix_seconds("2024-02-29T12:30:15.5Z"), Some(1_709_209_815));
+        assert_eq!(unix_seconds("yesterday"), None);
+        assert_eq!(unix_seconds("2024-13-01T00:00:00Z"), None);
+    }
 
     #[test]
     fn github_specific_answers_get_their_kinds() {

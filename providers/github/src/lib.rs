@@ -5,6 +5,7 @@
 mod api;
 mod factory;
 
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
 use async_trait::async_trait;
@@ -28,6 +29,13 @@ pub const DEFAULT_API_URL: &str = "https://api.github.com";
 const PARTIAL_PREFIX: &str = "cubeship-partial-";
 /// Prefix of the name the old asset is moved to while its replacement takes its name.
 const REPLACED_PREFIX: &str = "cubeship-replaced-";
+/// An unfinished asset (or a temporary one) younger than this may be a live upload of another
+/// run: an asset's `created_at` is the start of its upload, and an asset of up to 2 GiB on a
+/// slow link takes hours. Older ones are leftovers of killed runs and are deleted.
+const STALE_AFTER_SECONDS: i64 = 24 * 3600;
+
+/// Makes temporary names unique within one process (several uploads at once).
+static UNIQUE: AtomicU64 = AtomicU64::new(0);
 
 /// Where and how to publish.
 #[derive(Clone, Debug)]
@@ -68,6 +76,8 @@ pub struct GithubProvider {
     /// `None` until looked up, then the release or `Some(None)` when the tag has none.
     release: tokio::sync::Mutex<Option<Option<Release>>>,
     known: Mutex<Known>,
+    /// Set once the release was searched for leftovers of killed runs.
+    swept: AtomicBool,
 }
 
 impl GithubProvider {
@@ -92,6 +102,7 @@ impl GithubProvider {
             api,
             release: tokio::sync::Mutex::new(None),
             known: Mutex::new(Known::default()),
+            swept: AtomicBool::new(false),
         })
     }
 
@@ -113,11 +124,18 @@ impl GithubProvider {
                     self.config.tag,
                     self.full_name()
                 );
-                Some(
-                    self.api
-                        .create_release(&self.config.tag, self.config.draft)
-                        .await?,
-                )
+                match self
+                    .api
+                    .create_release(&self.config.tag, self.config.draft)
+                    .await
+                {
+                    Ok(release) => Some(release),
+                    // Another run created it since our look-up: use that one.
+                    Err(e) if e.kind == ErrorKind::AlreadyExists => {
+                        Some(self.api.release_by_tag(&self.config.tag).await?.ok_or(e)?)
+                    }
+                    Err(e) => return Err(e),
+                }
             }
             known => known,
         };
@@ -145,11 +163,11 @@ impl GithubProvider {
             .find(|a| a.name == name))
     }
 
-    /// Uploads under `name`. When GitHub says the name is taken (422 already_exists), the asset
-    /// holding it is inspected: a broken one (an interrupted upload leaves it in state
-    /// "open"/starter, serving nothing) or a leftover temporary one is deleted and the upload
-    /// tried again; a complete one with our content means an earlier attempt succeeded though
-    /// its answer was lost.
+    /// Uploads under `name`, a temporary name unique to this run and file (see
+    /// `temporary_name`): when GitHub says it is taken (422 already_exists), the holder can
+    /// only be this run's own earlier attempt: complete with our bytes (its answer was lost),
+    /// it is used; otherwise (a 502 may leave the asset in state "starter") it is deleted and
+    /// the upload tried once more.
     async fn upload_as(
         &self,
         release: &Release,
@@ -164,33 +182,134 @@ impl GithubProvider {
                 Err(e) if e.kind == ErrorKind::AlreadyExists && !cleaned_up => e,
                 Err(e) => return Err(e),
             };
+            cleaned_up = true;
             match self.find_asset(release, name).await? {
-                Some(taken) if !taken.is_complete() || name.starts_with(PARTIAL_PREFIX) => {
-                    tracing::warn!(
-                        "{name}: deleting a {} asset left by an earlier upload",
-                        if taken.is_complete() {
-                            "temporary"
-                        } else {
-                            "broken (incomplete)"
-                        }
-                    );
-                    self.api.delete_asset(taken.id).await?;
-                    cleaned_up = true;
-                }
+                // The earlier attempt succeeded, but its answer was lost.
                 Some(taken)
-                    if taken.size == file.size
+                    if taken.is_complete()
+                        && taken.size == file.size
                         && taken.sha256().is_some_and(|s| s == file.sha256) =>
                 {
                     return Ok(taken);
                 }
-                // Gone again (a concurrent cleanup): just try once more.
-                None => cleaned_up = true,
-                Some(_) => {
+                Some(taken) => {
+                    tracing::warn!(
+                        "{name}: deleting what an earlier attempt of this run left ({})",
+                        taken.state
+                    );
+                    self.api.delete_asset(taken.id).await?;
+                }
+                None => tracing::debug!("{name}: taken, then gone ({error}); trying again"),
+            }
+        }
+    }
+
+    /// A name no other run and no other file uses: the asset is uploaded under it and takes
+    /// its real name only once complete, so the real name never holds a half-uploaded asset
+    /// that another run could take for a broken one.
+    fn temporary_name(name: &str) -> String {
+        let nanos = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_nanos())
+            .unwrap_or_default();
+        let unique = UNIQUE.fetch_add(1, Ordering::Relaxed);
+        format!(
+            "{PARTIAL_PREFIX}{}-{nanos:x}-{unique}-{name}",
+            std::process::id()
+        )
+    }
+
+    /// Creates asset `name` without ever replacing one: the file goes up under a temporary
+    /// name and is renamed to `name`, which GitHub refuses (422 already_exists) when another
+    /// asset holds it. Then the holder decides: a complete one (another run was first) makes
+    /// this an `AlreadyExists` error, on which publish looks again (same sha256: `unchanged`;
+    /// other bytes: refused); an unfinished one is deleted only once older than
+    /// `STALE_AFTER_SECONDS` (younger, it may be a live upload of another tool or version).
+    async fn create(
+        &self,
+        release: &Release,
+        name: &str,
+        file: &Asset,
+        progress: &Arc<dyn Progress>,
+    ) -> Result<ReleaseAsset> {
+        self.sweep_leftovers(release).await;
+        let temporary = Self::temporary_name(name);
+        let new = self.upload_as(release, &temporary, file, progress).await?;
+        let mut attempts = 0;
+        loop {
+            attempts += 1;
+            let error = match self.api.rename_asset(new.id, name).await {
+                Ok(placed) => return Ok(placed),
+                Err(e) if e.kind == ErrorKind::AlreadyExists && attempts < 3 => e,
+                Err(e) => {
+                    self.delete_quietly(new.id, &temporary).await;
+                    return Err(e);
+                }
+            };
+            let holder = match self.find_asset(release, name).await {
+                Ok(holder) => holder,
+                Err(e) => {
+                    self.delete_quietly(new.id, &temporary).await;
+                    return Err(e);
+                }
+            };
+            match holder {
+                Some(holder) if holder.is_complete() => {
+                    self.delete_quietly(new.id, &temporary).await;
                     return Err(error.context(format!(
-                        "another asset named {name} appeared in release {} while uploading",
+                        "another run published {name} in release {} first",
                         self.config.tag
                     )));
                 }
+                Some(holder) if holder.age_seconds().unwrap_or(0) >= STALE_AFTER_SECONDS => {
+                    tracing::warn!(
+                        "{name}: deleting an unfinished asset left by an upload that started {} h ago",
+                        holder.age_seconds().unwrap_or(0) / 3600
+                    );
+                    if let Err(e) = self.api.delete_asset(holder.id).await {
+                        self.delete_quietly(new.id, &temporary).await;
+                        return Err(e);
+                    }
+                }
+                Some(_) => {
+                    self.delete_quietly(new.id, &temporary).await;
+                    return Err(Error::new(
+                        ErrorKind::Other,
+                        format!(
+                            "an unfinished asset named {name} is in release {} (another upload in progress,                              started less than {} h ago): run again when it has finished, or delete it on GitHub",
+                            self.config.tag,
+                            STALE_AFTER_SECONDS / 3600
+                        ),
+                    ));
+                }
+                // Deleted meanwhile: the name is free again.
+                None => {}
+            }
+        }
+    }
+
+    /// Deletes, once per run, this tool's temporary assets (`cubeship-partial-…`) in the
+    /// release that are older than `STALE_AFTER_SECONDS`: left by runs killed between upload
+    /// and rename. Younger ones may belong to live runs and are left alone. Best effort.
+    async fn sweep_leftovers(&self, release: &Release) {
+        if self.swept.swap(true, Ordering::Relaxed) {
+            return;
+        }
+        let assets = match self.api.list_assets(release).await {
+            Ok(assets) => assets,
+            Err(e) => {
+                tracing::debug!("not looking for leftovers: {e}");
+                return;
+            }
+        };
+        for asset in assets {
+            if asset.name.starts_with(PARTIAL_PREFIX)
+                && asset
+                    .age_seconds()
+                    .is_some_and(|age| age >= STALE_AFTER_SECONDS)
+            {
+                tracing::info!("deleting {}, left by an interrupted run", asset.name);
+                self.delete_quietly(asset.id, &asset.name).await;
             }
         }
     }
@@ -207,7 +326,7 @@ impl GithubProvider {
         file: &Asset,
         progress: &Arc<dyn Progress>,
     ) -> Result<ReleaseAsset> {
-        let partial_name = format!("{PARTIAL_PREFIX}{}-{name}", &file.sha256[..12]);
+        let partial_name = Self::temporary_name(name);
         let new = self
             .upload_as(release, &partial_name, file, progress)
             .await?;
@@ -418,7 +537,7 @@ impl Provider for GithubProvider {
                     .await?
             }
             None => {
-                self.upload_as(&release, &name, request.asset, &request.progress)
+                self.create(&release, &name, request.asset, &request.progress)
                     .await?
             }
         };
