@@ -736,7 +736,7 @@ fn gcs_a_killed_resumable_upload_is_resumed_by_the_next_run() {
     let throttled = crate::proxy::Proxy::start(
         &upstream,
         crate::proxy::Shape::Throttle {
-            bytes_per_second: 20_000_000,
+            bytes_per_second: 1_300_000,
         },
     );
     let size = 16 * 1024 * 1024;

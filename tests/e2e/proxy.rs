@@ -16,7 +16,8 @@ use std::time::Duration;
 pub enum Shape {
     /// Forwards everything at once.
     Pass,
-    /// At most this many bytes per second, in small steps: slow, never idle.
+    /// At most this many bytes per second on each connection, in twenty steps a second:
+    /// slow, never idle.
     Throttle { bytes_per_second: u64 },
     /// Forwards this many bytes of each connection, then reads nothing more (the connection
     /// stays open, as on a dead link).
@@ -188,7 +189,12 @@ fn pump(
     counted: Option<Arc<AtomicU64>>,
     lose: Option<(Arc<AtomicBool>, Arc<AtomicBool>)>,
 ) {
-    let mut buffer = vec![0u8; 64 * 1024];
+    // A step of a throttled link moves a twentieth of its rate, so the buffer must hold one.
+    let step = match shape {
+        Shape::Throttle { bytes_per_second } => (bytes_per_second / 20).max(1) as usize,
+        _ => 64 * 1024,
+    };
+    let mut buffer = vec![0u8; step.max(64 * 1024)];
     let mut forwarded = 0u64;
     loop {
         if stop.load(Ordering::SeqCst) {
@@ -197,9 +203,7 @@ fn pump(
         let limit = match shape {
             Shape::Pass | Shape::DropReplyTo(..) => buffer.len(),
             // Twenty steps a second.
-            Shape::Throttle { bytes_per_second } => {
-                ((bytes_per_second / 20).max(1) as usize).min(buffer.len())
-            }
+            Shape::Throttle { .. } => step,
             Shape::StallAfter(k) => {
                 if forwarded >= k {
                     thread::sleep(Duration::from_millis(20));

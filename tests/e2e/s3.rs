@@ -573,7 +573,7 @@ fn moto_a_killed_multipart_upload_is_resumed_by_the_next_run() {
     let proxy = crate::proxy::Proxy::start(
         moto.endpoint.trim_start_matches("http://"),
         crate::proxy::Shape::Throttle {
-            bytes_per_second: 40_000_000,
+            bytes_per_second: 1_300_000,
         },
     );
     let endpoint = format!("http://{}", proxy.addr);
