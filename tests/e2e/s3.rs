@@ -8,17 +8,17 @@ use std::time::Duration;
 
 use crate::support::*;
 
-const ACCESS_KEY: &str = "AKIACUBESHIPTEST";
-const SECRET_KEY: &str = "cubeship-test-secret-key-do-not-print";
+pub(crate) const ACCESS_KEY: &str = "AKIACUBESHIPTEST";
+pub(crate) const SECRET_KEY: &str = "cubeship-test-secret-key-do-not-print";
 
 /// A moto S3 server on a free loopback port with one bucket.
-struct Moto {
+pub(crate) struct Moto {
     _server: Server,
-    endpoint: String,
+    pub(crate) endpoint: String,
 }
 
 impl Moto {
-    fn start(bucket: &str) -> Moto {
+    pub(crate) fn start(bucket: &str) -> Moto {
         let port = free_port();
         let server = Server::start(
             "moto",
@@ -51,16 +51,16 @@ impl Moto {
 }
 
 /// A SigV4-checking s3s-fs and a key-less twin over the same folder for anonymous reads.
-struct S3sFs {
+pub(crate) struct S3sFs {
     _signed: Server,
     _anonymous: Server,
-    _root: tempfile::TempDir,
-    endpoint: String,
-    public_base: String,
+    pub(crate) _root: tempfile::TempDir,
+    pub(crate) endpoint: String,
+    pub(crate) public_base: String,
 }
 
 impl S3sFs {
-    fn start(bucket: &str) -> S3sFs {
+    pub(crate) fn start(bucket: &str) -> S3sFs {
         let root = tempfile::tempdir().unwrap();
         std::fs::create_dir(root.path().join(bucket)).unwrap();
         let (signed_port, anonymous_port) = (free_port(), free_port());
@@ -93,7 +93,7 @@ impl S3sFs {
 }
 
 /// The binary with test credentials for the servers.
-fn with_keys(secret: &str) -> Command {
+pub(crate) fn with_keys(secret: &str) -> Command {
     let mut command = cubeship();
     command
         .env("AWS_ACCESS_KEY_ID", ACCESS_KEY)
@@ -111,7 +111,7 @@ fn publish_s3(cube: &Path, dest: &str, endpoint: &str, extra: &[&str]) -> Run {
 }
 
 /// An MLCube with `size` bytes of incompressible weights, so its archive takes the multipart path.
-fn cube_with_big_weights(root: &Path, size: usize) -> PathBuf {
+pub(crate) fn cube_with_big_weights(root: &Path, size: usize) -> PathBuf {
     let cube = root.join("big-model");
     copy_tree(
         &fixtures_dir().join("medperf-examples/brats-model-deepmedic"),
@@ -246,7 +246,7 @@ fn a_bucket_that_refuses_acls_gets_uploads_without_acl_and_a_policy_diagnosis() 
 
 /// The bucket's unfinished multipart uploads, by an unsigned ListMultipartUploads (moto does
 /// not check signatures).
-fn unfinished_uploads(endpoint: &str, bucket: &str) -> usize {
+pub(crate) fn unfinished_uploads(endpoint: &str, bucket: &str) -> usize {
     let (status, body) = http_get(&format!("{endpoint}/{bucket}?uploads"));
     assert_eq!(status, 200);
     String::from_utf8_lossy(&body).matches("<UploadId>").count()

@@ -58,6 +58,12 @@ impl Journal {
         }
     }
 
+    /// The journal in the file `path` (staged uploads of `package-and-publish`, which start
+    /// before the deploy folder they belong to exists).
+    pub fn at(path: PathBuf) -> Self {
+        Journal { path }
+    }
+
     fn read(&self) -> BTreeMap<String, JournalEntry> {
         std::fs::read_to_string(&self.path)
             .ok()
@@ -101,6 +107,19 @@ impl Journal {
                 slot.rsplit_once('#').map(|(i, _)| i) == Some(id) && entry.is_abandoned()
             })
             .map(|(_, entry)| entry)
+            .collect()
+    }
+
+    /// The entries whose id starts with `prefix`, recorded by runs that have ended, with
+    /// their ids: the staged uploads a killed run left under a staging folder.
+    pub fn abandoned_under(&self, prefix: &str) -> Vec<(String, JournalEntry)> {
+        let _guard = LOCK.lock().unwrap_or_else(|e| e.into_inner());
+        self.read()
+            .into_iter()
+            .filter_map(|(slot, entry)| {
+                let id = slot.rsplit_once('#').map(|(i, _)| i.to_string())?;
+                (id.starts_with(prefix) && entry.is_abandoned()).then_some((id, entry))
+            })
             .collect()
     }
 
