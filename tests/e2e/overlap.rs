@@ -252,3 +252,51 @@ fn ctrl_c_while_packaging_aborts_the_staged_upload_and_leaves_no_staging_object(
     let keys = moto_keys(&moto.endpoint, "stop");
     assert!(keys.is_empty(), "{keys:?}");
 }
+
+#[test]
+fn a_killed_staged_upload_is_aborted_by_the_next_run() {
+    let moto = Moto::start("killed");
+    let temp = tempfile::tempdir().unwrap();
+    let cube = cube_with_big_weights(temp.path(), 120 * 1024 * 1024);
+    let mut child = package_and_publish(&cube, "s3://killed/x", &moto.endpoint, &[])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let journal = cube.join(".deploy.cubeship-staged.json");
+    let start = Instant::now();
+    while unfinished_uploads(&moto.endpoint, "killed") == 0 || !journal.is_file() {
+        assert!(
+            start.elapsed() < Duration::from_secs(120),
+            "no staged upload"
+        );
+        assert!(child.try_wait().unwrap().is_none(), "ended before the kill");
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    child.kill().unwrap(); // SIGKILL: no handler runs
+    child.wait().unwrap();
+    assert_eq!(unfinished_uploads(&moto.endpoint, "killed"), 1);
+
+    let again = run(&mut package_and_publish(
+        &cube,
+        "s3://killed/x",
+        &moto.endpoint,
+        &["-v"],
+    ));
+    again.assert_code(0);
+    assert!(
+        again
+            .stderr
+            .contains("removed the staged upload of an interrupted run"),
+        "{}",
+        again.stderr
+    );
+    assert_urls_serve_their_hashes(&again.json());
+    assert_eq!(unfinished_uploads(&moto.endpoint, "killed"), 0);
+    let keys = moto_keys(&moto.endpoint, "killed");
+    assert!(
+        keys.iter().all(|k| !k.contains(".cubeship-staging")),
+        "{keys:?}"
+    );
+    assert!(!journal.exists(), "the journal is emptied");
+}
