@@ -42,7 +42,7 @@ pub const MIN_STAGED_SIZE: u64 = 64 * 1024 * 1024;
 const POLL: Duration = Duration::from_millis(20);
 
 /// Bytes compared at once between the archive being written and the previous one.
-const COMPARE_CHUNK: u64 = 8 * 1024 * 1024;
+const COMPARE_CHUNK: u64 = 4 * 1024 * 1024;
 
 /// Where a writer is.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
