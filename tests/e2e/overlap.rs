@@ -300,3 +300,35 @@ fn a_killed_staged_upload_is_aborted_by_the_next_run() {
     );
     assert!(!journal.exists(), "the journal is emptied");
 }
+
+/// Without a previous deploy folder to compare with, the archive is staged even though the
+/// store holds it already: the staged copy is then deleted and the archive reported unchanged.
+#[test]
+fn moto_a_staged_archive_found_published_meanwhile_is_dropped_and_reported_unchanged() {
+    let moto = Moto::start("twice");
+    let proxy = Proxy::start(moto.endpoint.trim_start_matches("http://"), Shape::Pass);
+    let endpoint = format!("http://{}", proxy.addr);
+    let temp = tempfile::tempdir().unwrap();
+    let cube = cube_with_big_weights(temp.path(), WEIGHTS);
+    let publish_into = |deploy: &str| {
+        let mut command = package_and_publish(&cube, "s3://twice/m", &endpoint, &[]);
+        command.arg("--deploy-dir").arg(temp.path().join(deploy));
+        run(&mut command)
+    };
+    let first = publish_into("first");
+    first.assert_code(0);
+    let before = proxy.bytes();
+    let second = publish_into("second");
+    second.assert_code(0);
+    let staged = proxy.bytes() - before;
+    assert!(
+        staged > 16 * 1024 * 1024,
+        "nothing was staged: {staged} bytes"
+    );
+    let report = second.json();
+    assert_eq!(statuses(&report), ["unchanged", "unchanged", "unchanged"]);
+    assert_urls_serve_their_hashes(&report);
+    let keys = moto_keys(&moto.endpoint, "twice");
+    assert_eq!(keys.len(), 3, "no staging object is left: {keys:?}");
+    assert_eq!(unfinished_uploads(&moto.endpoint, "twice"), 0);
+}
