@@ -137,6 +137,9 @@ pub struct S3Provider {
     staged_objects: std::sync::Mutex<Vec<String>>,
     /// The journal staged uploads are recorded in (set by the first one).
     staged_journal: std::sync::Mutex<Option<cubeship_provider::journal::Journal>>,
+    /// The staging keys of this run's staged uploads, recorded before each upload is created,
+    /// so that an interrupt also finds an upload whose creation had not answered yet.
+    staging_keys: std::sync::Mutex<Vec<String>>,
 }
 
 impl S3Provider {
@@ -212,6 +215,7 @@ impl S3Provider {
             in_flight: std::sync::Mutex::new(Vec::new()),
             staged_objects: std::sync::Mutex::new(Vec::new()),
             staged_journal: std::sync::Mutex::new(None),
+            staging_keys: std::sync::Mutex::new(Vec::new()),
             config,
         })
     }

@@ -90,6 +90,10 @@ impl S3Provider {
             *self.staged_journal.lock().expect("journal lock") = Some(journal.clone());
         }
         let key = self.full_key(request.key);
+        self.staging_keys
+            .lock()
+            .expect("staging keys lock")
+            .push(key.clone());
         let what = format!("staged upload to s3://{}/{key}", self.config.bucket);
         let part_size = Self::staged_part_size(request.source.size_hint());
         let upload_id = self
@@ -388,9 +392,29 @@ impl S3Provider {
         }
     }
 
-    /// After an interrupt: deletes the staging objects completed and not yet promoted.
+    /// After an interrupt: deletes the staging objects completed and not yet promoted, and
+    /// aborts any upload still open at one of this run's staging keys (one whose creation was
+    /// under way when the interrupt came is not in the in-flight list yet).
     pub(crate) async fn delete_staged_objects(&self) {
         let pending = std::mem::take(&mut *self.staged_objects.lock().expect("staged list lock"));
         futures::future::join_all(pending.iter().map(|key| self.delete(key))).await;
+        let keys = std::mem::take(&mut *self.staging_keys.lock().expect("staging keys lock"));
+        for key in keys {
+            let listed = self
+                .client
+                .list_multipart_uploads()
+                .bucket(&self.config.bucket)
+                .prefix(&key)
+                .send()
+                .await;
+            let Ok(listed) = listed else { continue };
+            for upload in listed.uploads() {
+                if let (Some(found), Some(id)) = (upload.key(), upload.upload_id())
+                    && found == key
+                {
+                    self.abort(found, id).await;
+                }
+            }
+        }
     }
 }
