@@ -257,7 +257,12 @@ pub fn run() -> u8 {
             return exit::FAILED;
         }
     };
-    match runtime.block_on(dispatch(&matches, global)) {
+    let result = runtime.block_on(dispatch(&matches, global));
+    // Dropping the runtime would wait for blocking work still running: after Ctrl-C during
+    // `package-and-publish`, packaging (on a blocking thread) would go on to the end. Its
+    // staging folder is removed by the next run instead.
+    runtime.shutdown_background();
+    match result {
         Ok(code) => code,
         Err(error) => {
             eprintln!("error: {error}");

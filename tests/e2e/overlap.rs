@@ -248,6 +248,11 @@ fn ctrl_c_while_packaging_aborts_the_staged_upload_and_leaves_no_staging_object(
     let output = child.wait_with_output().unwrap();
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert_eq!(output.status.code(), Some(130), "{stderr}");
+    // It stopped packaging too, rather than finishing the deploy folder after the interrupt.
+    assert!(
+        !cube.join("deploy/manifest.json").exists(),
+        "packaging went on after Ctrl-C"
+    );
     assert_eq!(unfinished_uploads(&moto.endpoint, "stop"), 0, "{stderr}");
     let keys = moto_keys(&moto.endpoint, "stop");
     assert!(keys.is_empty(), "{keys:?}");
