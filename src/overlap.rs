@@ -60,14 +60,6 @@ pub struct GrowingFile {
     size_hint: u64,
 }
 
-impl GrowingFile {
-    fn read_exact_at(&self, offset: u64, length: u64) -> std::io::Result<Bytes> {
-        let mut buffer = vec![0; length as usize];
-        self.file.read_exact_at(&mut buffer, offset)?;
-        Ok(Bytes::from(buffer))
-    }
-}
-
 #[async_trait]
 impl GrowingSource for GrowingFile {
     async fn read_at(&self, offset: u64, length: u64) -> cubeship_provider::Result<Bytes> {
@@ -102,15 +94,15 @@ impl GrowingSource for GrowingFile {
         if end <= offset {
             return Ok(Bytes::new());
         }
-        let file = GrowingFile {
-            file: self.file.clone(),
-            state: self.state.clone(),
-            size_hint: self.size_hint,
-        };
-        tokio::task::spawn_blocking(move || file.read_exact_at(offset, end - offset))
-            .await
-            .map_err(|e| Error::new(ErrorKind::Other, format!("reading the archive: {e}")))?
-            .map_err(|e| Error::new(ErrorKind::Other, format!("reading the archive: {e}")))
+        let file = self.file.clone();
+        tokio::task::spawn_blocking(move || {
+            let mut buffer = vec![0; (end - offset) as usize];
+            file.read_exact_at(&mut buffer, offset)
+                .map(|()| Bytes::from(buffer))
+        })
+        .await
+        .map_err(|e| Error::new(ErrorKind::Other, format!("reading the archive: {e}")))?
+        .map_err(|e| Error::new(ErrorKind::Other, format!("reading the archive: {e}")))
     }
 
     async fn final_size(&self) -> cubeship_provider::Result<u64> {
