@@ -13,6 +13,7 @@ use cubeship_provider::{
 use crate::registry::FACTORIES;
 
 /// A configured destination.
+#[derive(Clone)]
 pub struct Target {
     /// As the user wrote it, without secrets: shown in reports.
     pub spec: String,

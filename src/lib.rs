@@ -14,6 +14,7 @@ pub mod error;
 pub mod linkdoctor;
 pub mod mlcube;
 pub mod oci;
+pub mod overlap;
 pub mod package;
 pub mod publish;
 pub mod registry;

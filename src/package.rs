@@ -314,15 +314,12 @@ fn package_into(
         ));
     }
     if let Some(entries) = &additional {
-        let progress = reporter.transfer_started(
-            &format!("packaging {ADDITIONAL_FILES_ARCHIVE}"),
-            archive::tar_size(entries),
-        );
-        let digests = archive::write_tar_gz_reporting(
+        let digests = write_archive(
             entries,
-            &staging.path.join(ADDITIONAL_FILES_ARCHIVE),
+            &staging.path,
+            ADDITIONAL_FILES_ARCHIVE,
             archive_options,
-            progress.as_ref(),
+            reporter,
         )?;
         components.push(Component::new(
             Role::AdditionalFiles,
@@ -331,16 +328,12 @@ fn package_into(
         ));
     }
     if let Some(entries) = &image {
-        let digests = archive::write_tar_gz_reporting(
+        let digests = write_archive(
             entries,
-            &staging.path.join(IMAGE_ARCHIVE),
+            &staging.path,
+            IMAGE_ARCHIVE,
             archive_options,
-            reporter
-                .transfer_started(
-                    &format!("packaging {IMAGE_ARCHIVE}"),
-                    archive::tar_size(entries),
-                )
-                .as_ref(),
+            reporter,
         )?;
         components.push(Component::new(Role::Image, IMAGE_ARCHIVE, digests));
     }
@@ -394,6 +387,28 @@ fn package_into(
         deploy_dir,
         manifest,
     })
+}
+
+/// Writes the archive `file` of `entries` into `dir` with a byte bar, telling `reporter` when
+/// it starts (the file exists, empty) and ends, so that a caller can upload it as it grows.
+fn write_archive(
+    entries: &[archive::Entry],
+    dir: &Path,
+    file: &str,
+    options: ArchiveOptions,
+    reporter: &dyn crate::reporter::Reporter,
+) -> Result<Digests, InputError> {
+    let path = dir.join(file);
+    let tar_size = archive::tar_size(entries);
+    // Created here so that the observer can open it before the first byte; the writer
+    // truncates the same file (same inode), so a reader's handle stays valid.
+    std::fs::File::create(&path)
+        .map_err(|e| InputError::new(format!("cannot write {}: {e}", path.display())))?;
+    reporter.archive_started(file, &path, tar_size);
+    let progress = reporter.transfer_started(&format!("packaging {file}"), tar_size);
+    let written = archive::write_tar_gz_reporting(entries, &path, options, progress.as_ref());
+    reporter.archive_finished(file, written.as_ref().ok());
+    written
 }
 
 /// What packaging does with a container cube's image.

@@ -5,7 +5,7 @@
 
 use std::path::{Path, PathBuf};
 
-use cubeship_provider::{Asset, ErrorKind, ObjectKey, RemoteObject, UploadRequest};
+use cubeship_provider::{Asset, ErrorKind, ObjectKey, RemoteObject, Staged, UploadRequest};
 use futures::StreamExt;
 
 use crate::destinations::Target;
@@ -63,6 +63,8 @@ pub struct PublishOptions {
     /// Records in-flight uploads so that a killed run resumes them (`publish` sets it to the
     /// deploy folder's journal).
     pub journal: Option<cubeship_provider::journal::Journal>,
+    /// Uploads started while packaging (`crate::overlap`), promoted instead of uploading again.
+    pub staged: Option<std::sync::Arc<crate::overlap::StagedUploads>>,
 }
 
 /// The default object key: content-addressed, so a URL that MedPerf registered never starts
@@ -332,9 +334,16 @@ async fn upload_one(
         verified: false,
         error: None,
     };
+    // An upload started while packaging is waited for first: what the key holds is looked
+    // at once the bytes are staged, so a key written meanwhile is seen.
+    let staged = match &options.staged {
+        Some(staged) => staged.take(&item.file, &target.spec).await,
+        None => None,
+    };
     let existing = match provider.head(key, &item.asset).await {
         Ok(existing) => existing,
         Err(e) => {
+            discard(provider.as_ref(), staged.as_ref()).await;
             report.error = Some(format!("cannot check {key}: {e}"));
             return report;
         }
@@ -348,12 +357,15 @@ async fn upload_one(
     };
     match &existing {
         Some(remote) if same(remote) => {
+            // Staged for nothing: the same bytes are there already.
+            discard(provider.as_ref(), staged.as_ref()).await;
             report.status = UploadStatus::Unchanged;
             if let Some(url) = &remote.url {
                 report.url = Some(url.to_string());
             }
         }
         Some(remote) if !options.overwrite => {
+            discard(provider.as_ref(), staged.as_ref()).await;
             let what = match &remote.sha256 {
                 Some(sha) => format!("other content ({} bytes, sha256 {sha})", remote.size),
                 None => format!("content of unknown hash ({} bytes)", remote.size),
@@ -365,16 +377,32 @@ async fn upload_one(
             return report;
         }
         _ => {
-            let progress = reporter
-                .transfer_started(&format!("{} → {}", item.file, target.spec), item.asset.size);
-            let request = UploadRequest {
-                asset: &item.asset,
-                key,
-                existing: existing.as_ref(),
-                progress,
-                journal: options.journal.as_ref(),
+            let sent = match &staged {
+                Some(staged) => {
+                    let promoted = provider
+                        .promote(staged, &item.asset, key, existing.as_ref())
+                        .await;
+                    if promoted.is_err() {
+                        provider.discard_staged(staged).await;
+                    }
+                    promoted
+                }
+                None => {
+                    let progress = reporter.transfer_started(
+                        &format!("{} → {}", item.file, target.spec),
+                        item.asset.size,
+                    );
+                    let request = UploadRequest {
+                        asset: &item.asset,
+                        key,
+                        existing: existing.as_ref(),
+                        progress,
+                        journal: options.journal.as_ref(),
+                    };
+                    provider.upload(&request).await
+                }
             };
-            match provider.upload(&request).await {
+            match sent {
                 Ok(uploaded) => {
                     report.status = UploadStatus::Uploaded;
                     report.url = Some(uploaded.url.to_string());
@@ -447,6 +475,13 @@ async fn upload_one(
         Err(e) => report.error = Some(format!("verification failed: {e}")),
     }
     report
+}
+
+/// Deletes a staged object that is not going to be promoted.
+async fn discard(provider: &dyn cubeship_provider::Provider, staged: Option<&Staged>) {
+    if let Some(staged) = staged {
+        provider.discard_staged(staged).await;
+    }
 }
 
 /// Publishes a packaged deploy folder: plan, upload, verify, and the report (also written to

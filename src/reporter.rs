@@ -22,6 +22,15 @@ pub trait Reporter: Send + Sync {
 
     /// Something the user should know that is not an error.
     fn warning(&self, message: &str);
+
+    /// Packaging starts writing the archive `file` of the deploy folder at `path` (created,
+    /// still empty; written front to back, never rewritten) from `tar_size` bytes of tar
+    /// stream. A caller that uploads while packaging opens it here.
+    fn archive_started(&self, _file: &str, _path: &std::path::Path, _tar_size: u64) {}
+
+    /// The archive `file` is complete with `digests`; `None`: writing it failed.
+    fn archive_finished(&self, _file: &str, _digests: Option<&cubeship_provider::digest::Digests>) {
+    }
 }
 
 /// Reports nowhere.

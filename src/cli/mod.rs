@@ -11,6 +11,7 @@ mod render;
 
 use std::future::Future;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use clap::{Args, CommandFactory, FromArgMatches, Parser, Subcommand};
 use cubeship::destinations::{self, OpenOptions, Target};
@@ -256,7 +257,12 @@ pub fn run() -> u8 {
             return exit::FAILED;
         }
     };
-    match runtime.block_on(dispatch(&matches, global)) {
+    let result = runtime.block_on(dispatch(&matches, global));
+    // Dropping the runtime would wait for blocking work still running: after Ctrl-C during
+    // `package-and-publish`, packaging (on a blocking thread) would go on to the end. Its
+    // staging folder is removed by the next run instead.
+    runtime.shutdown_background();
+    match result {
         Ok(code) => code,
         Err(error) => {
             eprintln!("error: {error}");
@@ -380,16 +386,19 @@ async fn dispatch(matches: &clap::ArgMatches, global: GlobalArgs) -> anyhow::Res
                 return result;
             }
             publish::preflight(&targets).await?;
-            let packaged = package_showing_progress(&cube, &package_options(&args.cube), &bars)?;
-            let report = interruptible(
+            // Packaging, upload and verification overlap (src/overlap.rs); an interrupt
+            // during any of them aborts what the destinations hold half-done.
+            let bars = Arc::new(bars);
+            let package_options = package_options(&args.cube);
+            let (packaged, report) = interruptible(
                 &targets,
                 &bars,
-                publish::publish(
-                    &packaged.deploy_dir,
-                    &packaged.manifest,
+                cubeship::overlap::package_and_publish(
+                    cube,
+                    package_options,
                     &targets,
                     &options,
-                    &bars,
+                    bars.clone(),
                 ),
             )
             .await??;
@@ -455,6 +464,7 @@ async fn upload(
         dry_run: global.dry_run,
         jobs: global.jobs as usize,
         journal: None,
+        staged: None,
     };
     let output = Output::from_global(global);
     let bars = Bars::new(output);
@@ -629,6 +639,7 @@ fn publish_options(
         dry_run: global.dry_run,
         jobs: global.jobs as usize,
         journal: None,
+        staged: None,
     })
 }
 

@@ -18,6 +18,7 @@ mod help;
 mod http;
 mod linkdoctor;
 mod oci;
+mod overlap;
 mod package;
 mod publish_dir;
 mod quiet;

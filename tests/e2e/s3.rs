@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use crate::support::*;
 
-const ACCESS_KEY: &str = "AKIACUBESHIPTEST";
+pub(crate) const ACCESS_KEY: &str = "AKIACUBESHIPTEST";
 pub(crate) const SECRET_KEY: &str = "cubeship-test-secret-key-do-not-print";
 
 /// A moto S3 server on a free loopback port with one bucket.
@@ -54,7 +54,7 @@ impl Moto {
 pub(crate) struct S3sFs {
     _signed: Server,
     _anonymous: Server,
-    _root: tempfile::TempDir,
+    pub(crate) _root: tempfile::TempDir,
     pub(crate) endpoint: String,
     pub(crate) public_base: String,
 }

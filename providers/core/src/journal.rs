@@ -59,6 +59,12 @@ impl Journal {
         }
     }
 
+    /// The journal in the file `path` (staged uploads of `package-and-publish`, which start
+    /// before the deploy folder they belong to exists).
+    pub fn at(path: PathBuf) -> Self {
+        Journal { path }
+    }
+
     fn read(&self) -> BTreeMap<String, JournalEntry> {
         std::fs::read_to_string(&self.path)
             .ok()
@@ -119,6 +125,12 @@ impl Journal {
                 (wanted(id) && entry.is_abandoned()).then(|| (id.to_string(), entry))
             })
             .collect()
+    }
+
+    /// The entries whose id starts with `prefix`, recorded by runs that have ended, with
+    /// their ids: the staged uploads a killed run left under a staging folder.
+    pub fn abandoned_under(&self, prefix: &str) -> Vec<(String, JournalEntry)> {
+        self.abandoned_where(|id| id.starts_with(prefix))
     }
 
     /// Records `entry` (for this process) under `id`.

@@ -16,6 +16,7 @@ pub mod journal;
 mod options;
 pub mod retry;
 pub mod secret;
+pub mod staged;
 pub mod timeouts;
 mod types;
 
@@ -30,5 +31,6 @@ pub use options::{
 };
 pub use retry::RetryPolicy;
 pub use secret::Secret;
+pub use staged::{GrowingSource, Staged, StagedRequest};
 pub use timeouts::{BodyWatch, Timeouts};
 pub use types::*;

@@ -114,6 +114,10 @@ pub struct Capabilities {
     /// of the store are expected to pull the cube's image from there, so the application warns
     /// when the manifest names an image elsewhere.
     pub container_registry: Option<&'static str>,
+    /// `Some(limit)`: the store implements `Provider::upload_staged` and `Provider::promote`
+    /// for files of at most `limit` bytes, so a file still being written can be sent before
+    /// its final key is known.
+    pub max_staged_size: Option<u64>,
 }
 
 /// Byte-level upload progress; the CLI draws bars from it, the library only reports.
@@ -192,4 +196,45 @@ pub trait Provider: Send + Sync {
     async fn download(&self, url: &Url) -> Result<crate::http::Download> {
         crate::http::download_anonymously(url).await
     }
+
+    /// Uploads a file that is still being written to a staging key (parts are sent as soon
+    /// as they are written). Only for stores whose `Capabilities::staged_uploads` is set.
+    async fn upload_staged(
+        &self,
+        request: &crate::staged::StagedRequest<'_>,
+    ) -> Result<crate::staged::Staged> {
+        Err(crate::Error::new(
+            crate::ErrorKind::Other,
+            format!(
+                "{}: staged uploads are not supported (for {})",
+                self.describe(),
+                request.key
+            ),
+        ))
+    }
+
+    /// Moves a staged object to its final `key` server-side, with the same create-only rule
+    /// as `upload` (`existing` is the object the caller decided to replace), `asset`'s sha256
+    /// recorded and the public ACL set; the staging object is then deleted.
+    async fn promote(
+        &self,
+        staged: &crate::staged::Staged,
+        asset: &Asset,
+        key: &ObjectKey,
+        existing: Option<&RemoteObject>,
+    ) -> Result<Uploaded> {
+        let _ = (asset, existing);
+        Err(crate::Error::new(
+            crate::ErrorKind::Other,
+            format!(
+                "{}: cannot promote {} to {key}: staged uploads are not supported",
+                self.describe(),
+                staged.key
+            ),
+        ))
+    }
+
+    /// Deletes a staged object that will not be promoted (its final key already holds the
+    /// same bytes, or the run failed); logs rather than fails.
+    async fn discard_staged(&self, _staged: &crate::staged::Staged) {}
 }

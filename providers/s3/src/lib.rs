@@ -3,6 +3,7 @@
 //! ACLs with a fallback for buckets that refuse them, and diagnoses for private buckets.
 
 mod factory;
+mod staged;
 
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -22,7 +23,7 @@ use cubeship_provider::http::display_url;
 use cubeship_provider::journal::JournalEntry;
 use cubeship_provider::{
     Asset, Capabilities, Error, ErrorKind, ObjectKey, Provider, RemoteObject, Result, RetryPolicy,
-    SHA256_METADATA_KEY, UploadRequest, Uploaded,
+    SHA256_METADATA_KEY, Staged, StagedRequest, UploadRequest, Uploaded,
 };
 use futures::{StreamExt, TryStreamExt};
 use url::Url;
@@ -132,6 +133,13 @@ pub struct S3Provider {
     credentials: Option<aws_sdk_s3::config::SharedCredentialsProvider>,
     /// Multipart uploads started and not yet completed or aborted: (key, upload id).
     in_flight: std::sync::Mutex<Vec<(String, String)>>,
+    /// Staging objects completed and not yet promoted or deleted (full keys).
+    staged_objects: std::sync::Mutex<Vec<String>>,
+    /// The journal staged uploads are recorded in (set by the first one).
+    staged_journal: std::sync::Mutex<Option<cubeship_provider::journal::Journal>>,
+    /// The staging keys of this run's staged uploads, recorded before each upload is created,
+    /// so that an interrupt also finds an upload whose creation had not answered yet.
+    staging_keys: std::sync::Mutex<Vec<String>>,
 }
 
 impl S3Provider {
@@ -205,6 +213,9 @@ impl S3Provider {
             acls_refused: AtomicBool::new(false),
             conditional_writes: AtomicBool::new(true),
             in_flight: std::sync::Mutex::new(Vec::new()),
+            staged_objects: std::sync::Mutex::new(Vec::new()),
+            staged_journal: std::sync::Mutex::new(None),
+            staging_keys: std::sync::Mutex::new(Vec::new()),
             config,
         })
     }
@@ -873,6 +884,7 @@ impl Provider for S3Provider {
         Capabilities {
             max_object_size: Some(MAX_OBJECT_SIZE),
             flat_names: false,
+            max_staged_size: Some(staged::MAX_COPY_SIZE),
             ..Capabilities::default()
         }
     }
@@ -1008,6 +1020,25 @@ impl Provider for S3Provider {
     async fn abort_in_flight(&self) {
         let pending = std::mem::take(&mut *self.in_flight.lock().expect("in-flight list lock"));
         futures::future::join_all(pending.iter().map(|(key, id)| self.abort(key, id))).await;
+        self.delete_staged_objects().await;
+    }
+
+    async fn upload_staged(&self, request: &StagedRequest<'_>) -> Result<Staged> {
+        self.upload_staged_impl(request).await
+    }
+
+    async fn promote(
+        &self,
+        staged: &Staged,
+        asset: &Asset,
+        key: &ObjectKey,
+        existing: Option<&RemoteObject>,
+    ) -> Result<Uploaded> {
+        self.promote_impl(staged, asset, key, existing).await
+    }
+
+    async fn discard_staged(&self, staged: &Staged) {
+        self.discard_staged_impl(staged).await
     }
 
     fn diagnose_not_public(&self, _key: &ObjectKey, status: u16) -> Option<String> {

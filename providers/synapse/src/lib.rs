@@ -361,6 +361,7 @@ impl Provider for SynapseProvider {
             flat_names: true,
             refuses_empty: true,
             container_registry: Some(CONTAINER_REGISTRY),
+            ..Capabilities::default()
         }
     }
 
