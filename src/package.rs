@@ -397,13 +397,18 @@ fn write_archive(
     file: &str,
     options: ArchiveOptions,
     reporter: &dyn crate::reporter::Reporter,
-) -> Result<Digests, InputError> {
+) -> Result<Digests, PackageError> {
     let path = dir.join(file);
     let tar_size = archive::tar_size(entries);
     // Created here so that the observer can open it before the first byte; the writer
     // truncates the same file (same inode), so a reader's handle stays valid.
-    std::fs::File::create(&path)
-        .map_err(|e| InputError::new(format!("cannot write {}: {e}", path.display())))?;
+    std::fs::File::create(&path).map_err(|e| {
+        packaging_io(
+            &e,
+            format!("cannot write {}: {e}", path.display()),
+            "choose a --deploy-dir you can write to",
+        )
+    })?;
     reporter.archive_started(file, &path, tar_size);
     let progress = reporter.transfer_started(&format!("packaging {file}"), tar_size);
     let written = archive::write_tar_gz_reporting(entries, &path, options, progress.as_ref());
