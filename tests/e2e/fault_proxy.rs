@@ -116,6 +116,8 @@ pub struct Rule {
     path_contains: Vec<String>,
     query_contains: Vec<String>,
     query_lacks: Vec<String>,
+    /// (header name, needle its value must contain).
+    header_contains: Vec<(String, String)>,
     /// `None`: every matching request (a persistent fault).
     times: Option<usize>,
     fault: Fault,
@@ -129,6 +131,7 @@ impl Rule {
             path_contains: Vec::new(),
             query_contains: Vec::new(),
             query_lacks: Vec::new(),
+            header_contains: Vec::new(),
             times: None,
             fault: Fault::Stall,
         }
@@ -149,6 +152,13 @@ impl Rule {
     /// ... whose query string (possibly empty) does not contain `needle`.
     pub fn without_query(mut self, needle: &str) -> Rule {
         self.query_lacks.push(needle.to_string());
+        self
+    }
+
+    /// ... with a header `name` whose value contains `needle`.
+    pub fn header(mut self, name: &str, needle: &str) -> Rule {
+        self.header_contains
+            .push((name.to_string(), needle.to_string()));
         self
     }
 
@@ -180,6 +190,10 @@ impl Rule {
                 .iter()
                 .all(|n| query.contains(n.as_str()))
             && !self.query_lacks.iter().any(|n| query.contains(n.as_str()))
+            && self
+                .header_contains
+                .iter()
+                .all(|(name, n)| request.header(name).is_some_and(|v| v.contains(n.as_str())))
     }
 }
 

@@ -425,10 +425,13 @@ fn gcs_503_and_429_storms_on_simple_and_resumable_uploads_are_retried() {
     assert_nothing_unverified_is_reported(&report, &cube.join("deploy"), &|url| url.to_string());
 }
 
-/// A 503 on the PUT of a resumable session's data: the client asks the session where it
-/// stands and sends the rest; the object is right. (gcp-storage-emulator: fake-gcs-server
-/// answers the status query by completing the object with what it holds, 0 bytes here, which
-/// the provider refuses as "stored 0 bytes": no real Cloud Storage does that.)
+/// A 503 on the PUT of a resumable session's second chunk: the client asks the session where
+/// it stands and sends the rest; the object is right. (gcp-storage-emulator: fake-gcs-server
+/// answers the status query by completing the object with what it holds, which the provider
+/// refuses as "stored 0 bytes": no real Cloud Storage does that. The fault is on the second
+/// chunk because gcp-storage-emulator answers a session holding nothing with
+/// `Range: bytes=0-0`, which by Google's documentation means one byte held; Cloud Storage
+/// sends no `Range` then.)
 #[test]
 fn gcs_a_503_in_a_resumable_session_is_resumed() {
     let emulator = start_gcp_storage_emulator();
@@ -437,6 +440,7 @@ fn gcs_a_503_in_a_resumable_session_is_resumed() {
         vec![
             Rule::on("PUT")
                 .path("/upload/")
+                .header("content-range", "bytes 8388608-")
                 .first(1, Fault::gcs_error(503, "backendError", "Backend Error")),
         ],
     );
