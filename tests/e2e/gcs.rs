@@ -15,7 +15,7 @@ use std::time::Duration;
 
 use crate::support::*;
 
-const BUCKET: &str = "cubeship-e2e";
+pub(crate) const BUCKET: &str = "cubeship-e2e";
 
 /// A loopback address whose port 80 is free now. Each test picks its own, spread by process
 /// id and a counter so parallel tests and parallel runs rarely try the same one first.
@@ -33,8 +33,8 @@ fn free_loopback_port_80() -> String {
 }
 
 /// A running emulator: its base URL (`http://127.0.0.N`) and the process guard.
-struct Emulator {
-    base: String,
+pub(crate) struct Emulator {
+    pub(crate) base: String,
     _server: Server,
 }
 
@@ -57,7 +57,7 @@ fn fake_gcs_binary() -> PathBuf {
 }
 
 /// fake-gcs-server on 127.0.0.N:80 with `BUCKET` created.
-fn start_fake_gcs() -> Emulator {
+pub(crate) fn start_fake_gcs() -> Emulator {
     let ip = free_loopback_port_80();
     let server = Server::start(
         "fake-gcs-server",

@@ -18,6 +18,7 @@ mod oci;
 mod package;
 mod publish_dir;
 mod quiet;
+mod ranged;
 mod reliability;
 mod s3;
 mod schema;

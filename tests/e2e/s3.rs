@@ -12,13 +12,13 @@ const ACCESS_KEY: &str = "AKIACUBESHIPTEST";
 const SECRET_KEY: &str = "cubeship-test-secret-key-do-not-print";
 
 /// A moto S3 server on a free loopback port with one bucket.
-struct Moto {
+pub(crate) struct Moto {
     _server: Server,
-    endpoint: String,
+    pub(crate) endpoint: String,
 }
 
 impl Moto {
-    fn start(bucket: &str) -> Moto {
+    pub(crate) fn start(bucket: &str) -> Moto {
         let port = free_port();
         let server = Server::start(
             "moto",
@@ -51,16 +51,16 @@ impl Moto {
 }
 
 /// A SigV4-checking s3s-fs and a key-less twin over the same folder for anonymous reads.
-struct S3sFs {
+pub(crate) struct S3sFs {
     _signed: Server,
     _anonymous: Server,
-    _root: tempfile::TempDir,
+    pub(crate) _root: tempfile::TempDir,
     endpoint: String,
-    public_base: String,
+    pub(crate) public_base: String,
 }
 
 impl S3sFs {
-    fn start(bucket: &str) -> S3sFs {
+    pub(crate) fn start(bucket: &str) -> S3sFs {
         let root = tempfile::tempdir().unwrap();
         std::fs::create_dir(root.path().join(bucket)).unwrap();
         let (signed_port, anonymous_port) = (free_port(), free_port());
