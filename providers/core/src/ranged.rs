@@ -13,7 +13,7 @@
 //! probe below `RANGED_MIN_SIZE`.
 //!
 //! Memory is bounded by the chunks in flight plus the one being hashed
-//! (`(connections + 1) × CHUNK_SIZE`, 56 MiB by default); every request runs under the same
+//! (`(connections + 1) × CHUNK_SIZE`, 40 MiB by default); every request runs under the same
 //! progress timeouts as the rest (`crate::timeouts`), a failed chunk is retried alone by the
 //! shared policy, and every chunk's `Content-Range` and length are checked.
 
@@ -41,7 +41,7 @@ pub const RANGED_MIN_SIZE: u64 = 32 * 1024 * 1024;
 
 /// Connections one download of a remote host uses at most; `CUBESHIP_DOWNLOAD_CONNECTIONS`
 /// overrides it.
-pub const DEFAULT_CONNECTIONS: usize = 6;
+pub const DEFAULT_CONNECTIONS: usize = 4;
 
 /// The most connections `CUBESHIP_DOWNLOAD_CONNECTIONS` may ask for.
 pub const MAX_CONNECTIONS: usize = 16;
@@ -70,7 +70,7 @@ pub fn connections_from_env(env: &EnvLookup) -> std::result::Result<Option<usize
 /// The connections a download of `url` uses when the caller does not say: the environment's
 /// `CUBESHIP_DOWNLOAD_CONNECTIONS`, else one for a server on this machine and
 /// `DEFAULT_CONNECTIONS` for any other. On loopback one stream is already bound by CPU (nginx
-/// serves ~450 MiB/s to one stream here, ~300 MiB/s to six), and the local S3 emulators cost
+/// serves ~820 MiB/s to one stream here, ~700 MiB/s to four), and the local S3 emulators cost
 /// more per request than per byte (s3s-fs hashes the whole object for every GET, so N ranges
 /// cost it N whole-file MD5s): docs/benchmarks.md, "Verification downloads". Across a network,
 /// one TCP stream is what limits a download, and S3, GCS and CDNs serve byte ranges of one
@@ -530,4 +530,62 @@ async fn ranged(
             ranged_requests: chunks as u32,
         }),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn headers(value: &str) -> reqwest::header::HeaderMap {
+        let mut headers = reqwest::header::HeaderMap::new();
+        headers.insert(reqwest::header::CONTENT_RANGE, value.parse().unwrap());
+        headers
+    }
+
+    #[test]
+    fn only_a_complete_content_range_with_a_known_total_is_taken() {
+        assert_eq!(
+            content_range(&headers("bytes 0-8388607/20000000")),
+            Some(ContentRange {
+                start: 0,
+                end: 8_388_607,
+                total: 20_000_000
+            })
+        );
+        for odd in [
+            "bytes 0-9/*",
+            "bytes */100",
+            "bytes 10-5/100",
+            "bytes 0-100/100",
+            "items 0-9/10",
+            "bytes 0-x/10",
+        ] {
+            assert_eq!(content_range(&headers(odd)), None, "{odd}");
+        }
+        assert_eq!(
+            content_range(&reqwest::header::HeaderMap::new()),
+            None,
+            "missing"
+        );
+    }
+
+    #[test]
+    fn the_connections_setting_is_checked() {
+        use crate::env_from as env;
+        assert_eq!(connections_from_env(&env(&[])).unwrap(), None);
+        let eight: &'static [(&'static str, &'static str)] = &[(DOWNLOAD_CONNECTIONS_ENV, "8")];
+        assert_eq!(connections_from_env(&env(eight)).unwrap(), Some(8));
+        for bad in ["0", "17", "many", "-1"] {
+            let pairs: &'static [(&'static str, &'static str)] =
+                Box::leak(Box::new([(DOWNLOAD_CONNECTIONS_ENV, bad)]));
+            let err = connections_from_env(&env(pairs)).unwrap_err();
+            assert!(err.to_string().contains(DOWNLOAD_CONNECTIONS_ENV), "{err}");
+        }
+        let local = url::Url::parse("http://127.0.0.1:9000/b/k").unwrap();
+        let remote = url::Url::parse("https://bucket.s3.amazonaws.com/k").unwrap();
+        if std::env::var_os(DOWNLOAD_CONNECTIONS_ENV).is_none() {
+            assert_eq!(default_connections(&local), 1);
+            assert_eq!(default_connections(&remote), DEFAULT_CONNECTIONS);
+        }
+    }
 }
