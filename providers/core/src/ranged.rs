@@ -398,6 +398,8 @@ async fn fetch_chunk(
             fetch_chunk_once(&client, &url, start, len, total, &timeouts, &what)
         })
         .await
+        // Its retries are spent: a caller retrying the whole download would multiply them.
+        .map_err(|e| e.retryable(false))
 }
 
 /// A spawned task that is aborted when its handle is dropped (an abandoned download stops
