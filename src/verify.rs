@@ -4,14 +4,13 @@
 //! link doctor (`crate::linkdoctor`) reads the URL before and the answer after, and says why
 //! MedPerf could not use a link and which URL it could.
 
-use std::io::Write;
 use std::path::Path;
 use std::time::Instant;
 
-use cubeship_provider::digest::{self, Digests, HashingWriter};
+use cubeship_provider::digest::{self, Digests};
 use cubeship_provider::http::{self, Download, display_url};
+use cubeship_provider::ranged::{self, FetchOptions};
 use cubeship_provider::{EnvLookup, Error, ErrorKind, Provider, RetryPolicy, Settings};
-use futures::TryStreamExt;
 use url::Url;
 
 use crate::destinations::factory_for;
@@ -95,6 +94,9 @@ pub struct CheckResult {
     pub seconds: Option<f64>,
     /// `size / seconds`.
     pub bytes_per_second: Option<f64>,
+    /// How many parallel ranged GETs the body came in (docs/reliability.md, "Verification
+    /// downloads"); `null` when it came as one plain stream or not over HTTP.
+    pub ranged_requests: Option<u32>,
     /// What the link doctor noticed (share links, presigned URLs, HTML pages), worst first.
     pub findings: Vec<Finding>,
     /// The URL to register instead, when a finding could derive one.
@@ -176,68 +178,52 @@ struct Fetched {
     content_type: Option<String>,
     final_url: Option<Url>,
     body: Option<(Digests, Vec<u8>)>,
+    ranged_requests: Option<u32>,
     seconds: f64,
 }
 
-/// An anonymous GET, redirects followed (MedPerf's download), hashing as it streams and
-/// keeping the body's first bytes and the Content-Type.
+/// An anonymous GET, redirects followed (MedPerf's download), hashing as it streams (over
+/// parallel ranged GETs for a large object on a server that answers ranges) and keeping the
+/// body's first bytes and the Content-Type.
 async fn fetch_http(
     client: &reqwest::Client,
     url: &Url,
     reporter: &dyn Reporter,
 ) -> Result<Fetched, Error> {
-    let what = format!("GET {}", display_url(url));
     let started = Instant::now();
-    let response = client
-        .get(url.clone())
-        .send()
-        .await
-        .map_err(|e| http::transport_error(e.without_url(), &what))?;
-    let status = response.status().as_u16();
-    let content_type = response
-        .headers()
-        .get(reqwest::header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .map(str::to_string);
-    let final_url = (response.url() != url).then(|| response.url().clone());
-    if status != 200 {
-        return Ok(Fetched {
-            status: Some(status),
-            content_type,
-            final_url,
-            body: None,
-            seconds: started.elapsed().as_secs_f64(),
-        });
-    }
-    let total = response.content_length().unwrap_or(0);
     let name = url
         .path_segments()
         .and_then(|mut segments| segments.next_back())
         .filter(|s| !s.is_empty())
         .unwrap_or_else(|| url.host_str().unwrap_or_default());
-    let progress = reporter.transfer_started(&format!("verifying {name}"), total);
-    let mut hashing = HashingWriter::new(std::io::sink());
-    let mut head = Vec::new();
-    let mut stream = response.bytes_stream();
-    while let Some(chunk) = stream
-        .try_next()
-        .await
-        .map_err(|e| http::transport_error(e.without_url(), &what))?
-    {
-        if head.len() < HEAD_BYTES {
-            let take = (HEAD_BYTES - head.len()).min(chunk.len());
-            head.extend_from_slice(&chunk[..take]);
-        }
-        hashing.write_all(&chunk)?;
-        progress.advance(chunk.len() as u64);
-    }
-    drop(progress);
-    let (_, digests) = hashing.finish();
+    let label = format!("verifying {name}");
+    let progress = |total: u64| reporter.transfer_started(&label, total);
+    let options = FetchOptions {
+        head_bytes: HEAD_BYTES,
+        progress: &progress,
+        ..FetchOptions::plain()
+    };
+    let fetched = ranged::fetch_and_hash(client, url, &options).await?;
     Ok(Fetched {
-        status: Some(status),
-        content_type,
-        final_url,
-        body: Some((digests, head)),
+        status: Some(fetched.status),
+        content_type: fetched.content_type,
+        final_url: (&fetched.final_url != url).then_some(fetched.final_url),
+        ranged_requests: fetched
+            .body
+            .as_ref()
+            .map(|body| body.ranged_requests)
+            .filter(|n| *n > 0),
+        body: fetched.body.map(|body| {
+            (
+                Digests {
+                    size: body.size,
+                    sha256: body.sha256,
+                    sha1: body.sha1,
+                    crc32c: 0,
+                },
+                body.head,
+            )
+        }),
         seconds: started.elapsed().as_secs_f64(),
     })
 }
@@ -272,6 +258,7 @@ async fn fetch(url: &Url, env: &EnvLookup, reporter: &dyn Reporter) -> Result<Fe
                 content_type: None,
                 final_url: None,
                 body: body.ok(),
+                ranged_requests: None,
                 seconds: started.elapsed().as_secs_f64(),
             });
         }
@@ -308,6 +295,7 @@ async fn fetch(url: &Url, env: &EnvLookup, reporter: &dyn Reporter) -> Result<Fe
                 },
                 Vec::new(),
             )),
+            ranged_requests: None,
             seconds,
         },
         Download::Status(status) => Fetched {
@@ -315,6 +303,7 @@ async fn fetch(url: &Url, env: &EnvLookup, reporter: &dyn Reporter) -> Result<Fe
             content_type: None,
             final_url: None,
             body: None,
+            ranged_requests: None,
             seconds,
         },
     })
@@ -342,6 +331,7 @@ pub async fn run_check(check: &Check, env: &EnvLookup, reporter: &dyn Reporter) 
         sha1: None,
         seconds: None,
         bytes_per_second: None,
+        ranged_requests: None,
         findings: Vec::new(),
         fixed_url: None,
         fixed_check: None,
@@ -353,6 +343,7 @@ pub async fn run_check(check: &Check, env: &EnvLookup, reporter: &dyn Reporter) 
             result.content_type = fetched.content_type.clone();
             result.final_url = fetched.final_url.as_ref().map(display_url);
             result.seconds = Some(fetched.seconds);
+            result.ranged_requests = fetched.ranged_requests;
             match (&fetched.body, fetched.status) {
                 (Some((digests, head)), _) => {
                     downloadable = true;

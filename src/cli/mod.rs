@@ -293,10 +293,11 @@ fn exit_code(error: &anyhow::Error) -> u8 {
 }
 
 async fn dispatch(matches: &clap::ArgMatches, global: GlobalArgs) -> anyhow::Result<u8> {
-    // A bad CUBESHIP_*_TIMEOUT or CUBESHIP_RETRY_* is refused before anything runs
-    // (providers would fall back to the defaults).
+    // A bad CUBESHIP_*_TIMEOUT, CUBESHIP_RETRY_* or CUBESHIP_DOWNLOAD_CONNECTIONS is refused
+    // before anything runs (the download and the providers would fall back to the defaults).
     cubeship_provider::Timeouts::from_env(&process_env())?;
     RetryPolicy::from_env(&process_env())?;
+    cubeship_provider::ranged::connections_from_env(&process_env())?;
     if let Some((name, provider_matches)) = matches.subcommand()
         && let Some(factory) = destinations::factory_named(name)
     {

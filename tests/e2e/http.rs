@@ -15,7 +15,8 @@ const PASSWORD: &str = "s3cret-Pa55word";
 /// One nginx master (and its worker) serving a temp folder, stopped on drop.
 ///
 /// Locations: `/cubes/` accepts authenticated PUT and creates folders; `/public/` serves the
-/// same files read-only (a separate GET base); `/readonly/` has no PUT; `/small/` accepts
+/// same files read-only (a separate GET base); `/noranges/` too, answering no byte ranges
+/// (`max_ranges 0`); `/readonly/` has no PUT; `/small/` accepts
 /// bodies up to 1 KiB; `/mkcol/` needs folders made with MKCOL first.
 pub(crate) struct Nginx {
     server: Server,
@@ -83,6 +84,11 @@ http {{
             alias {r}/data/cubes/;
             limit_except GET HEAD {{ deny all; }}
         }}
+        location /noranges/ {{
+            alias {r}/data/cubes/;
+            max_ranges 0;
+            limit_except GET HEAD {{ deny all; }}
+        }}
         location /readonly/ {{
             {auth}
         }}
@@ -147,7 +153,7 @@ http {{
     }
 
     /// The access log, one `METHOD URI STATUS REQUEST_LENGTH "X-Test-Key"` line per request.
-    fn requests(&self) -> Vec<String> {
+    pub(crate) fn requests(&self) -> Vec<String> {
         std::fs::read_to_string(self.dir.path().join("access.log"))
             .unwrap_or_default()
             .lines()

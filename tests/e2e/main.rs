@@ -22,6 +22,7 @@ mod overlap;
 mod package;
 mod publish_dir;
 mod quiet;
+mod ranged;
 mod reliability;
 mod s3;
 mod schema;

@@ -13,7 +13,7 @@ use sha2::{Digest, Sha256};
 use tokio::io::{AsyncReadExt, AsyncSeekExt};
 use tokio_util::io::ReaderStream;
 
-use crate::timeouts::{BodyWatch, Timeouts, next_within_idle, within_timeouts};
+use crate::timeouts::{BodyWatch, Timeouts, next_within_idle};
 use crate::{Error, ErrorKind, InputError, Progress, Result};
 
 /// Characters left as they are in a URL path segment: RFC 3986 unreserved.
@@ -257,17 +257,19 @@ pub async fn hash_response(response: reqwest::Response, what: &str) -> Result<Do
 
 /// Downloads `url` the way MedPerf does (GET, redirects followed by `client`, only 200
 /// accepted) and hashes the body, under the progress timeouts (time to answer, then idle).
+/// Large objects on servers that answer ranges come over parallel ranged GETs, hashed in
+/// order to the same result (`crate::ranged`).
 pub async fn download_and_hash(client: &reqwest::Client, url: &url::Url) -> Result<Download> {
-    let what = format!("GET {}", display_url(url));
-    let send = async {
-        client
-            .get(url.clone())
-            .send()
-            .await
-            .map_err(|e| transport_error(e.without_url(), &what))
-    };
-    let response = within_timeouts(send, None, &Timeouts::from_process_env(), &what).await?;
-    hash_response(response, &what).await
+    let fetched =
+        crate::ranged::fetch_and_hash(client, url, &crate::ranged::FetchOptions::plain()).await?;
+    Ok(match fetched.body {
+        Some(body) => Download::Ok {
+            size: body.size,
+            sha256: body.sha256,
+            sha1: body.sha1,
+        },
+        None => Download::Status(fetched.status),
+    })
 }
 
 /// MedPerf's download of a direct URL: an anonymous GET with redirects followed, status 200

@@ -14,6 +14,7 @@ pub mod fsutil;
 pub mod http;
 pub mod journal;
 mod options;
+pub mod ranged;
 pub mod retry;
 pub mod secret;
 pub mod staged;
