@@ -55,6 +55,7 @@ pub fn cubeship() -> Command {
         "CUBESHIP_RESPONSE_TIMEOUT",
         "CUBESHIP_RETRY_MAX_ATTEMPTS",
         "CUBESHIP_RETRY_BASE_DELAY",
+        "CUBESHIP_DOWNLOAD_CONNECTIONS",
     ];
     for var in declared.chain(undeclared) {
         command.env_remove(var);
