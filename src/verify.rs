@@ -236,12 +236,33 @@ async fn fetch(url: &Url, env: &EnvLookup, reporter: &dyn Reporter) -> Result<Fe
     match url.scheme() {
         "http" | "https" => {
             let client = http::anonymous_client()?;
-            return RetryPolicy::from_env(env)
+            let what = format!("GET {}", display_url(url));
+            // A 429 or 5xx is a server in trouble, not an answer about the object: tried again
+            // like a dropped connection (as publish's verification does), and reported as the
+            // status it kept giving once the attempts are spent.
+            let last_transient = std::sync::Mutex::new(None);
+            let outcome = RetryPolicy::from_env(env)
                 .unwrap_or_default()
-                .run(&format!("GET {}", display_url(url)), |_| {
-                    fetch_http(&client, url, reporter)
+                .run(&what, |_| async {
+                    let fetched = fetch_http(&client, url, reporter).await?;
+                    match fetched.status {
+                        Some(status) if http::is_transient_status(status) => {
+                            *last_transient.lock().unwrap_or_else(|e| e.into_inner()) =
+                                Some(fetched);
+                            Err(Error::from_status(status, format!("{what}: HTTP {status}"))
+                                .retryable(true))
+                        }
+                        _ => Ok(fetched),
+                    }
                 })
                 .await;
+            return match outcome {
+                Err(error) if error.status.is_some() => last_transient
+                    .into_inner()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .ok_or(error),
+                other => other,
+            };
         }
         "file" => {
             let path = url

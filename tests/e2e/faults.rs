@@ -612,6 +612,58 @@ fn http_a_persistent_503_on_the_verification_download_fails() {
         "{}",
         run.stderr
     );
+
+    // `cubeship verify` of the same URL: the same budget, then the status it kept getting.
+    let archive = uploads(&report)
+        .into_iter()
+        .find(|u| u.0 == "additional_files.tar.gz")
+        .unwrap();
+    let sha256 = report["components"][2]["sha256"].as_str().unwrap();
+    let before = proxy.injected(0);
+    let mut command = cubeship();
+    fast_retries(&mut command).args(["verify", &archive.3, "--sha256", sha256, "--json"]);
+    let check = crate::support::run(&mut command);
+    check.assert_code(1);
+    assert_eq!(
+        proxy.injected(0) - before,
+        ATTEMPTS.parse::<usize>().unwrap(),
+        "{}",
+        proxy.log_text()
+    );
+    assert!(check.stdout.contains("HTTP 503"), "{}", check.stdout);
+}
+
+/// `cubeship verify` of a URL whose server answers 503 twice: tried again, verified (it took a
+/// 5xx as final before).
+#[test]
+fn cubeship_verify_retries_a_503() {
+    let nginx = Nginx::start();
+    let (_temp, cube) = cube_with_weights();
+    let published = publish_http(&cube, &nginx.url("cubes/direct/"));
+    published.assert_code(0);
+    let report = published.json();
+    let archive = uploads(&report)
+        .into_iter()
+        .find(|u| u.0 == "additional_files.tar.gz")
+        .unwrap();
+    let sha256 = report["components"][2]["sha256"].as_str().unwrap();
+    let proxy = FaultProxy::start(
+        &authority(&nginx.url("")),
+        vec![
+            Rule::on("GET")
+                .path("additional_files")
+                .first(2, Fault::status(503, "try again")),
+        ],
+    );
+    let through_proxy = archive
+        .3
+        .replace(&nginx.url(""), &format!("{}/", proxy.base()));
+    assert_ne!(through_proxy, archive.3, "the URL goes through the proxy");
+    let mut command = cubeship();
+    fast_retries(&mut command).args(["verify", &through_proxy, "--sha256", sha256, "--json"]);
+    let check = run(&mut command);
+    check.assert_code(0);
+    assert_eq!(proxy.injected(0), 2, "{}", proxy.log_text());
 }
 
 /// Every download of the archive is cut: exit 1, "verification failed" naming the URL,

@@ -314,6 +314,6 @@ pub async fn download_anonymously(url: &url::Url) -> Result<Download> {
 }
 
 /// Statuses that say "try again later" rather than anything about the resource.
-fn is_transient_status(status: u16) -> bool {
+pub fn is_transient_status(status: u16) -> bool {
     status == 429 || ((500..=599).contains(&status) && status != 501)
 }
