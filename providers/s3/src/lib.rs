@@ -143,6 +143,37 @@ pub struct S3Provider {
 }
 
 impl S3Provider {
+    /// One `UploadPart` (one attempt; callers retry), with the part's CRC32 where the store
+    /// takes flexible checksums: what `CompleteMultipartUpload` needs of it.
+    pub(crate) async fn upload_part_once(
+        &self,
+        key: &str,
+        upload_id: &str,
+        number: i32,
+        length: u64,
+        body: ByteStream,
+        what: &str,
+    ) -> Result<CompletedPart> {
+        let mut upload = self
+            .client
+            .upload_part()
+            .bucket(&self.config.bucket)
+            .key(key)
+            .upload_id(upload_id)
+            .part_number(number)
+            .content_length(length as i64)
+            .body(body);
+        if self.checksum == ChecksumMode::WhenSupported {
+            upload = upload.checksum_algorithm(ChecksumAlgorithm::Crc32);
+        }
+        let out = upload.send().await.map_err(|e| map_error(e, what))?;
+        Ok(CompletedPart::builder()
+            .part_number(number)
+            .set_e_tag(out.e_tag)
+            .set_checksum_crc32(out.checksum_crc32)
+            .build())
+    }
+
     /// Loads credentials and region through aws-config's default chain (environment, shared
     /// profiles, SSO, web identity, instance metadata).
     pub async fn new(config: S3Config) -> Result<Self> {
@@ -659,24 +690,8 @@ impl S3Provider {
                         .retry
                         .run(&what, |_| async {
                             let body = file_stream(asset, offset, length).await?;
-                            let mut upload = self
-                                .client
-                                .upload_part()
-                                .bucket(&self.config.bucket)
-                                .key(key)
-                                .upload_id(upload_id)
-                                .part_number(number)
-                                .content_length(length as i64)
-                                .body(body);
-                            if self.checksum == ChecksumMode::WhenSupported {
-                                upload = upload.checksum_algorithm(ChecksumAlgorithm::Crc32);
-                            }
-                            let out = upload.send().await.map_err(|e| map_error(e, &what))?;
-                            Ok(CompletedPart::builder()
-                                .part_number(number)
-                                .set_e_tag(out.e_tag)
-                                .set_checksum_crc32(out.checksum_crc32)
-                                .build())
+                            self.upload_part_once(key, upload_id, number, length, body, &what)
+                                .await
                         })
                         .await?;
                     request.progress.advance(length);

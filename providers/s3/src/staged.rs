@@ -232,25 +232,15 @@ impl S3Provider {
         let part = self
             .config
             .retry
-            .run(&what, |_| async {
-                let mut upload = self
-                    .client
-                    .upload_part()
-                    .bucket(&self.config.bucket)
-                    .key(key)
-                    .upload_id(upload_id)
-                    .part_number(number)
-                    .content_length(length as i64)
-                    .body(ByteStream::from(data.clone()));
-                if self.checksum == ChecksumMode::WhenSupported {
-                    upload = upload.checksum_algorithm(ChecksumAlgorithm::Crc32);
-                }
-                let out = upload.send().await.map_err(|e| map_error(e, &what))?;
-                Ok(CompletedPart::builder()
-                    .part_number(number)
-                    .set_e_tag(out.e_tag)
-                    .set_checksum_crc32(out.checksum_crc32)
-                    .build())
+            .run(&what, |_| {
+                self.upload_part_once(
+                    key,
+                    upload_id,
+                    number,
+                    length,
+                    ByteStream::from(data.clone()),
+                    &what,
+                )
             })
             .await?;
         request.progress.advance(length);
