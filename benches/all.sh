@@ -93,9 +93,6 @@ target "package speed-up over tar -czf" "$(div "$GNU_WALL" "$PKG_WALL")" ">=" 8
 target "package peak RSS (MiB), ${SIZE_MIB} MiB cube" "$(echo "$PKG_RSS / 1024" | bc -l)" "<=" 128
 
 # --- servers -------------------------------------------------------------------------------
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
-wait_port() { for _ in $(seq 300); do (echo > /dev/tcp/127.0.0.1/$1) 2>/dev/null && return; sleep 0.1; done; echo "port $1 not up"; exit 1; }
-PIDS=()
 S3ROOT=$(mktemp -d "$WORK/s3s-root.XXXX")
 trap 'kill "${PIDS[@]}" 2>/dev/null || true; rm -rf "$S3ROOT"' EXIT
 mport=$(free_port)

@@ -96,3 +96,26 @@ for n in range(10000):
 PY
   touch "$dir/.complete"
 }
+
+# Local servers for the S3 benches: free_port, wait_port PORT, and PIDS (killed on exit).
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+wait_port() { for _ in $(seq 300); do (echo > /dev/tcp/127.0.0.1/$1) 2>/dev/null && return; sleep 0.1; done; echo "port $1 not up"; exit 1; }
+PIDS=()
+trap 'kill "${PIDS[@]}" 2>/dev/null || true' EXIT
+
+# against_local_s3 FN: runs `FN NAME ENDPOINT PUBLIC_BASE` against a fresh moto, then against a
+# fresh s3s-fs (signed, with a key-less twin on the same folder for anonymous reads).
+against_local_s3() {
+  local fn=$1 port root sport aport
+  port=$(free_port)
+  python3 -m moto.server -H 127.0.0.1 -p "$port" > /dev/null 2>&1 & PIDS+=($!)
+  wait_port "$port"
+  "$fn" moto "http://127.0.0.1:$port" ""
+  root=$(mktemp -d); mkdir -p "$root/bench"
+  sport=$(free_port); aport=$(free_port)
+  s3s-fs --host 127.0.0.1 --port "$sport" --access-key "$AWS_ACCESS_KEY_ID" --secret-key "$AWS_SECRET_ACCESS_KEY" "$root" > /dev/null 2>&1 & PIDS+=($!)
+  s3s-fs --host 127.0.0.1 --port "$aport" "$root" > /dev/null 2>&1 & PIDS+=($!)
+  wait_port "$sport"; wait_port "$aport"
+  "$fn" s3s-fs "http://127.0.0.1:$sport" "http://127.0.0.1:$aport/bench"
+  rm -rf "$root"
+}

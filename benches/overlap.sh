@@ -29,10 +29,6 @@ clocked() {
   LAST_SECONDS=$wall
 }
 
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
-wait_port() { for _ in $(seq 100); do (echo > /dev/tcp/127.0.0.1/$1) 2>/dev/null && return; sleep 0.1; done; echo "port $1 not up"; exit 1; }
-PIDS=()
-trap 'kill "${PIDS[@]}" 2>/dev/null || true' EXIT
 
 rm -rf "$WORK/ov-package"
 clocked "package alone" "$BIN" package "$CUBE" --deploy-dir "$WORK/ov-package"
@@ -56,15 +52,4 @@ run_against() {
     "$(echo "$pp / $package_alone" | bc -l)" "$(echo "($seq_package + $seq_publish) / $pp" | bc -l)"
 }
 
-port=$(free_port)
-python3 -m moto.server -H 127.0.0.1 -p "$port" > /dev/null 2>&1 & PIDS+=($!)
-wait_port "$port"
-run_against moto "http://127.0.0.1:$port" ""
-
-root=$(mktemp -d); mkdir -p "$root/bench"
-sport=$(free_port); aport=$(free_port)
-s3s-fs --host 127.0.0.1 --port "$sport" --access-key "$AWS_ACCESS_KEY_ID" --secret-key "$AWS_SECRET_ACCESS_KEY" "$root" > /dev/null 2>&1 & PIDS+=($!)
-s3s-fs --host 127.0.0.1 --port "$aport" "$root" > /dev/null 2>&1 & PIDS+=($!)
-wait_port "$sport"; wait_port "$aport"
-run_against s3s-fs "http://127.0.0.1:$sport" "http://127.0.0.1:$aport/bench"
-rm -rf "$root"
+against_local_s3 run_against

@@ -18,10 +18,6 @@ make_cube "$WORK/cube" "$SIZE_MIB"
 "$BIN" package "$WORK/cube" --deploy-dir "$WORK/s3-deploy" > /dev/null
 echo "input: ${SIZE_MIB} MiB MLCube; deploy folder $(du -sh "$WORK/s3-deploy" | cut -f1); $(nproc) cores"
 
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
-wait_port() { for _ in $(seq 100); do (echo > /dev/tcp/127.0.0.1/$1) 2>/dev/null && return; sleep 0.1; done; echo "port $1 not up"; exit 1; }
-PIDS=()
-trap 'kill "${PIDS[@]}" 2>/dev/null || true' EXIT
 
 run_against() {
   local name=$1 endpoint=$2 public_base=$3; shift 3
@@ -44,15 +40,4 @@ run_against() {
     "$(echo "$cli / $nov" | bc -l)" "$(echo "($cli + $check) / $pub" | bc -l)"
 }
 
-port=$(free_port)
-python3 -m moto.server -H 127.0.0.1 -p "$port" > /dev/null 2>&1 & PIDS+=($!)
-wait_port "$port"
-run_against moto "http://127.0.0.1:$port" ""
-
-root=$(mktemp -d); mkdir -p "$root/bench"
-sport=$(free_port); aport=$(free_port)
-s3s-fs --host 127.0.0.1 --port "$sport" --access-key "$AWS_ACCESS_KEY_ID" --secret-key "$AWS_SECRET_ACCESS_KEY" "$root" > /dev/null 2>&1 & PIDS+=($!)
-s3s-fs --host 127.0.0.1 --port "$aport" "$root" > /dev/null 2>&1 & PIDS+=($!)
-wait_port "$sport"; wait_port "$aport"
-run_against s3s-fs "http://127.0.0.1:$sport" "http://127.0.0.1:$aport/bench"
-rm -rf "$root"
+against_local_s3 run_against
