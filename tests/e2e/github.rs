@@ -351,11 +351,7 @@ fn runs_publishing_the_same_cube_at_once_all_succeed_and_delete_nothing_printed(
     let mut reports = Vec::new();
     for child in children {
         let output = child.wait_with_output().unwrap();
-        let run = Run {
-            code: output.status.code().unwrap_or(-1),
-            stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
-            stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
-        };
+        let run = Run::from(output);
         run.assert_code(0);
         let report = run.json();
         let statuses = statuses(&report);

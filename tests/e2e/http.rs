@@ -642,14 +642,7 @@ fn run_measuring_peak_rss(command: &mut Command) -> (Run, u64) {
     });
     let output = child.wait_with_output().unwrap();
     let peak = sampler.join().unwrap() * 1024;
-    (
-        Run {
-            code: output.status.code().unwrap_or(-1),
-            stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
-            stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
-        },
-        peak,
-    )
+    (Run::from(output), peak)
 }
 
 #[test]
@@ -930,11 +923,7 @@ fn http_runs_racing_on_a_create_only_server_end_unchanged_or_refused() {
     let mut reports = Vec::new();
     for child in children {
         let output = child.wait_with_output().unwrap();
-        let run = Run {
-            code: output.status.code().unwrap_or(-1),
-            stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
-            stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
-        };
+        let run = Run::from(output);
         run.assert_code(0);
         assert_urls_serve_their_hashes(&run.json());
         reports.push(run.json());

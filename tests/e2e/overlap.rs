@@ -54,11 +54,7 @@ fn run_watching_packaging(command: &mut Command, deploy: &Path, proxy: &Proxy) -
         std::thread::sleep(Duration::from_millis(2));
     };
     let output = child.wait_with_output().unwrap();
-    let run = Run {
-        code: output.status.code().unwrap_or(-1),
-        stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
-        stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
-    };
+    let run = Run::from(output);
     (run, at_packaged)
 }
 

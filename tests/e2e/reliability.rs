@@ -127,11 +127,7 @@ fn runs_publishing_the_same_cube_at_once_all_succeed() {
     let mut uploaded = 0;
     for child in children {
         let output = child.wait_with_output().unwrap();
-        let run = Run {
-            code: output.status.code().unwrap_or(-1),
-            stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
-            stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
-        };
+        let run = Run::from(output);
         run.assert_code(0);
         let statuses = statuses(&run.json());
         assert!(

@@ -529,11 +529,7 @@ fn publish_at_once(
         .into_iter()
         .map(|child| {
             let output = child.wait_with_output().unwrap();
-            Run {
-                code: output.status.code().unwrap_or(-1),
-                stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
-                stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
-            }
+            Run::from(output)
         })
         .collect()
 }
